@@ -1,0 +1,161 @@
+"""Typed settings: documented defaults, environment overlay, validation at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENVIRONMENTS = ("development", "test", "production")
+JOB_MODES = ("auto", "thread", "eager", "rq")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names the key."""
+
+
+def _doc(text: str, default: Any, secret: bool = False) -> Any:
+    return field(default=default, metadata={"doc": text, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every configuration key of PermitFlow. Environment variables of the same name override."""
+
+    PERMITFLOW_ENV: str = _doc("development, test or production; production enforces secrets", "development")
+    DATA_DIR: str = _doc("Folder for the embedded database and local files", "var")
+    DATABASE_URL: str = _doc(
+        "SQLAlchemy URL; default is SQLite in DATA_DIR. Production: postgresql+psycopg://…", ""
+    )
+    DATABASE_POOL_SIZE: int = _doc("Connections per process (PostgreSQL)", 10)
+    REDIS_URL: str = _doc("Redis for RQ jobs; empty runs jobs in-process", "")
+    JOB_MODE: str = _doc("auto (rq when REDIS_URL is set, else thread), thread, eager or rq", "auto")
+    JOB_QUEUE: str = _doc("RQ queue name", "permitflow")
+    SECRET_KEY: str = _doc("Flask session signing key (required in production)", "", secret=True)
+    TIMEZONE: str = _doc("Time zone for business dates (times are stored in UTC)", "Asia/Shanghai")
+    LOG_LEVEL: str = _doc("Python logging level", "INFO")
+    LOG_JSON: bool = _doc("Structured JSON log lines (true) or plain text", True)
+    WEB_HOST: str = _doc("Address `permitflow web` binds", "127.0.0.1")
+    WEB_PORT: int = _doc("Port `permitflow web` binds", 5000)
+    WEB_THREADS: int = _doc("Request threads per web process", 8)
+    API_MAX_BODY_BYTES: int = _doc("Largest accepted request body; larger gets 413", 2 * 1024 * 1024)
+    API_PAGE_SIZE_MAX: int = _doc("Largest page size any list endpoint returns", 200)
+    START_WAIT_MAX_SECONDS: float = _doc("Longest a channel may ask a start call to wait for feedback", 10.0)
+    SIMULATOR_URL: str = _doc("Base URL of the external-system simulators", "http://127.0.0.1:5100")
+    HRSS_URL: str = _doc("HRSS (social insurance) service base URL; default SIMULATOR_URL/hrss", "")
+    HTTP_CONNECT_TIMEOUT: float = _doc("Seconds to connect to an external system", 3.0)
+    HTTP_READ_TIMEOUT: float = _doc("Seconds to wait for an external system's answer", 10.0)
+    HTTP_RETRIES: int = _doc("In-call retries of a transient external failure", 2)
+    CIRCUIT_FAILURES: int = _doc("Consecutive failures that open a client's circuit", 5)
+    CIRCUIT_RESET_SECONDS: float = _doc("Seconds an open circuit waits before a trial call", 30.0)
+    SERVICE_TASK_MAX_ATTEMPTS: int = _doc("Attempts of a service task before it becomes an incident", 5)
+    SERVICE_TASK_BACKOFF_SECONDS: float = _doc("Base of the exponential backoff between attempts", 2.0)
+    SCHEDULER_INTERVAL: float = _doc("Seconds between scheduler polls of due timers and jobs", 1.0)
+    OUTBOX_BATCH: int = _doc("Outbox rows relayed per pass", 200)
+    TASK_DEFAULT_DUE_HOURS: int = _doc("Due time of a user task that names none", 72)
+    DEMO_PASSWORD: str = _doc("Password given to demo users by `permitflow demo-data`", "", secret=True)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from defaults, then the environment, then explicit overrides; validate."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in overrides:
+                values[f.name] = overrides[f.name]
+            elif f.name in environ:
+                values[f.name] = _parse(f.name, environ[f.name], type(f.default))
+        settings = cls(**values)
+        return settings.validated()
+
+    def validated(self) -> Settings:
+        """Return settings with derived defaults filled in; raise ConfigError naming a bad key."""
+        if self.PERMITFLOW_ENV not in ENVIRONMENTS:
+            raise ConfigError(f"PERMITFLOW_ENV must be one of {ENVIRONMENTS}, got {self.PERMITFLOW_ENV!r}")
+        if self.JOB_MODE not in JOB_MODES:
+            raise ConfigError(f"JOB_MODE must be one of {JOB_MODES}, got {self.JOB_MODE!r}")
+        if self.JOB_MODE == "rq" and not self.REDIS_URL:
+            raise ConfigError("JOB_MODE=rq needs REDIS_URL")
+        try:
+            ZoneInfo(self.TIMEZONE)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"TIMEZONE {self.TIMEZONE!r} is not a known time zone") from exc
+        for name in ("WEB_PORT", "WEB_THREADS", "API_MAX_BODY_BYTES", "SERVICE_TASK_MAX_ATTEMPTS",
+                     "DATABASE_POOL_SIZE", "OUTBOX_BATCH", "API_PAGE_SIZE_MAX"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+        changes: dict[str, Any] = {}
+        secret = self.SECRET_KEY
+        if not secret:
+            if self.PERMITFLOW_ENV == "production":
+                raise ConfigError("SECRET_KEY must be set in production (from the environment)")
+            changes["SECRET_KEY"] = secrets.token_hex(32)
+        if self.PERMITFLOW_ENV == "production":
+            if not self.DATABASE_URL.startswith("postgresql"):
+                raise ConfigError("production needs DATABASE_URL=postgresql+psycopg://…")
+            if len(secret) < 32:
+                raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        if not self.DATABASE_URL:
+            path = Path(self.DATA_DIR).resolve() / "permitflow.db"
+            changes["DATABASE_URL"] = f"sqlite:///{path}"
+        if not self.HRSS_URL:
+            changes["HRSS_URL"] = self.SIMULATOR_URL.rstrip("/") + "/hrss"
+        return replace(self, **changes) if changes else self
+
+    @property
+    def job_mode(self) -> str:
+        """The job mode in force, with auto resolved."""
+        if self.JOB_MODE != "auto":
+            return self.JOB_MODE
+        return "rq" if self.REDIS_URL else "thread"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite file."""
+        return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The business time zone."""
+        return ZoneInfo(self.TIMEZONE)
+
+    def public_items(self) -> list[tuple[str, Any, str]]:
+        """(key, value, doc) for each setting, secrets masked."""
+        out = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("secret") and value:
+                value = "********"
+            out.append((f.name, value, f.metadata.get("doc", "")))
+        return out
+
+
+def _parse(name: str, raw: str, kind: type) -> Any:
+    raw = raw.strip()
+    try:
+        if kind is bool:
+            lowered = raw.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a {kind.__name__}, got {raw!r}") from exc
+    return raw
+
+
+def settings_table_markdown() -> str:
+    """The README table of every key with its default and meaning."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for f in fields(Settings):
+        default = f.default if f.default not in ("", None) else "(empty)"
+        rows.append(f"| `{f.name}` | `{default}` | {f.metadata.get('doc', '')} |")
+    return "\n".join(rows)

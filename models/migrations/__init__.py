@@ -1,0 +1,1 @@
+"""Alembic migrations; `permitflow db upgrade` applies them."""

@@ -1,0 +1,1 @@
+"""Process services, the engine runtime and background jobs."""

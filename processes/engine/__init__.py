@@ -1,0 +1,1 @@
+"""SpiffWorkflow integration: parsing, snapshots and stepping."""

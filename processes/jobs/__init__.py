@@ -1,0 +1,1 @@
+"""Background jobs: the outbox relay, in-process runners, RQ worker entry and the scheduler loop."""

@@ -1,0 +1,101 @@
+"""The process platform: engine, spec cache, forms, clients and job runner, bound to a Flask app."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+
+from config import Settings
+from integrations.hrss import HrssClient
+from integrations.http import HttpSettings
+from models import ProcessDefinition, db
+from processes.engine.runtime import Engine
+from processes.engine.serializer import SnapshotSerializer, SpecPair
+from processes.errors import NotFound
+from processes.forms import FormDefinition, load_forms
+from processes.unit_of_work import record_call
+
+BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
+
+
+class SpecCache:
+    """Parsed specs per definition version; versions are immutable so entries never go stale."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._entries: OrderedDict[int, SpecPair] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+        self._loader = SnapshotSerializer()
+
+    def get(self, definition_id: int) -> SpecPair:
+        """The (spec, subprocess specs) of a definition version, loading it once."""
+        with self._lock:
+            entry = self._entries.get(definition_id)
+            if entry is not None:
+                self._entries.move_to_end(definition_id)
+                return entry
+        serialized = db.session.execute(
+            db.select(ProcessDefinition.serialized_spec).where(ProcessDefinition.id == definition_id)
+        ).scalar_one_or_none()
+        if serialized is None:
+            raise NotFound("DEFINITION_NOT_FOUND", f"流程定义 {definition_id} 不存在")
+        entry = self._loader.load_specs(serialized)
+        with self._lock:
+            self._entries[definition_id] = entry
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return entry
+
+    def put(self, definition_id: int, entry: SpecPair) -> None:
+        """Prime the cache right after a deployment."""
+        with self._lock:
+            self._entries[definition_id] = entry
+
+
+class Platform:
+    """Everything the process services need, created once per app."""
+
+    def __init__(self, settings: Settings, clients: dict[str, Any] | None = None,
+                 forms_dir: Path | None = None) -> None:
+        self.settings = settings
+        self.specs = SpecCache()
+        self.engine = Engine(self.specs.get)
+        self.forms: dict[str, FormDefinition] = load_forms(forms_dir or BPMN_DIR / "forms")
+        self.clients: dict[str, Any] = clients if clients is not None else build_clients(settings)
+        self.jobs: Any = None  # a processes.jobs.runner.JobRunner, set by init_app
+
+    def form(self, key: str) -> FormDefinition:
+        """The form definition for a key."""
+        try:
+            return self.forms[key]
+        except KeyError as exc:
+            raise NotFound("FORM_NOT_FOUND", f"表单 {key} 不存在") from exc
+
+
+def build_clients(settings: Settings) -> dict[str, Any]:
+    """One client per external system, configured from settings, logging every call."""
+    http = HttpSettings(
+        connect_timeout=settings.HTTP_CONNECT_TIMEOUT, read_timeout=settings.HTTP_READ_TIMEOUT,
+        retries=settings.HTTP_RETRIES, circuit_failures=settings.CIRCUIT_FAILURES,
+        circuit_reset_seconds=settings.CIRCUIT_RESET_SECONDS,
+    )
+    return {"hrss": HrssClient(settings.HRSS_URL, http, sink=record_call)}
+
+
+def init_app(app: Flask, settings: Settings, clients: dict[str, Any] | None = None) -> Platform:
+    """Create the platform for an app and start its job runner."""
+    from processes.jobs.runner import make_runner
+
+    platform = Platform(settings, clients)
+    app.extensions["permitflow"] = platform
+    platform.jobs = make_runner(app, platform)
+    return platform
+
+
+def get_platform(app: Flask | None = None) -> Platform:
+    """The platform of the given (or current) app."""
+    return (app or current_app).extensions["permitflow"]
