@@ -10,6 +10,18 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENVIRONMENTS = ("development", "test", "production")
+# Where each external system lives under SIMULATOR_URL when its own URL is not configured.
+SYSTEM_PATHS = {
+    "HRSS_URL": "/hrss",
+    "ELICENCE_URL": "/elicence",
+    "HOUSING_URL": "/housing",
+    "PHOTO_URL": "/photo",
+    "SMS_URL": "/sms",
+    "CARD_FACTORY_URL": "/card-factory",
+    "POSTAL_URL": "/postal",
+    "MCA_NOTIFY_URL": "/mca",
+    "POPULATION_URL": "/population",
+}
 JOB_MODES = ("auto", "thread", "eager", "rq")
 
 
@@ -27,9 +39,7 @@ class Settings:
 
     PERMITFLOW_ENV: str = _doc("development, test or production; production enforces secrets", "development")
     DATA_DIR: str = _doc("Folder for the embedded database and local files", "var")
-    DATABASE_URL: str = _doc(
-        "SQLAlchemy URL; default is SQLite in DATA_DIR. Production: postgresql+psycopg://…", ""
-    )
+    DATABASE_URL: str = _doc("SQLAlchemy URL; default is SQLite in DATA_DIR. Production: postgresql+psycopg://…", "")
     DATABASE_POOL_SIZE: int = _doc("Connections per process (PostgreSQL)", 10)
     REDIS_URL: str = _doc("Redis for RQ jobs; empty runs jobs in-process", "")
     JOB_MODE: str = _doc("auto (rq when REDIS_URL is set, else thread), thread, eager or rq", "auto")
@@ -46,6 +56,14 @@ class Settings:
     START_WAIT_MAX_SECONDS: float = _doc("Longest a channel may ask a start call to wait for feedback", 10.0)
     SIMULATOR_URL: str = _doc("Base URL of the external-system simulators", "http://127.0.0.1:5100")
     HRSS_URL: str = _doc("HRSS (social insurance) service base URL; default SIMULATOR_URL/hrss", "")
+    ELICENCE_URL: str = _doc("E-licence library base URL; default SIMULATOR_URL/elicence", "")
+    HOUSING_URL: str = _doc("Housing data base URL; default SIMULATOR_URL/housing", "")
+    PHOTO_URL: str = _doc("Photo service base URL; default SIMULATOR_URL/photo", "")
+    SMS_URL: str = _doc("Big-data centre SMS platform base URL; default SIMULATOR_URL/sms", "")
+    CARD_FACTORY_URL: str = _doc("Card factory base URL; default SIMULATOR_URL/card-factory", "")
+    POSTAL_URL: str = _doc("Postal service base URL; default SIMULATOR_URL/postal", "")
+    MCA_NOTIFY_URL: str = _doc("MCA 3.0 outbound notification base URL; default SIMULATOR_URL/mca", "")
+    POPULATION_URL: str = _doc("Population office death-list feed base URL; default SIMULATOR_URL/population", "")
     HTTP_CONNECT_TIMEOUT: float = _doc("Seconds to connect to an external system", 3.0)
     HTTP_READ_TIMEOUT: float = _doc("Seconds to wait for an external system's answer", 10.0)
     HTTP_RETRIES: int = _doc("In-call retries of a transient external failure", 2)
@@ -53,6 +71,9 @@ class Settings:
     CIRCUIT_RESET_SECONDS: float = _doc("Seconds an open circuit waits before a trial call", 30.0)
     SERVICE_TASK_MAX_ATTEMPTS: int = _doc("Attempts of a service task before it becomes an incident", 5)
     SERVICE_TASK_BACKOFF_SECONDS: float = _doc("Base of the exponential backoff between attempts", 2.0)
+    SERVICE_TASK_RETRY_OVERRIDES: str = _doc(
+        "Per-operator retry policy over the handler's own: 'operator=attempts/backoff_seconds,…'", ""
+    )
     SCHEDULER_INTERVAL: float = _doc("Seconds between scheduler polls of due timers and jobs", 1.0)
     OUTBOX_BATCH: int = _doc("Outbox rows relayed per pass", 200)
     TASK_DEFAULT_DUE_HOURS: int = _doc("Due time of a user task that names none", 72)
@@ -83,10 +104,20 @@ class Settings:
             ZoneInfo(self.TIMEZONE)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ConfigError(f"TIMEZONE {self.TIMEZONE!r} is not a known time zone") from exc
-        for name in ("WEB_PORT", "WEB_THREADS", "API_MAX_BODY_BYTES", "SERVICE_TASK_MAX_ATTEMPTS",
-                     "DATABASE_POOL_SIZE", "OUTBOX_BATCH", "API_PAGE_SIZE_MAX"):
+        for name in (
+            "WEB_PORT",
+            "WEB_THREADS",
+            "API_MAX_BODY_BYTES",
+            "SERVICE_TASK_MAX_ATTEMPTS",
+            "DATABASE_POOL_SIZE",
+            "OUTBOX_BATCH",
+            "API_PAGE_SIZE_MAX",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
+        for name, (attempts, backoff) in self.retry_overrides.items():
+            if attempts < 1 or backoff < 0:
+                raise ConfigError(f"SERVICE_TASK_RETRY_OVERRIDES for {name}: attempts ≥ 1 and backoff ≥ 0")
         changes: dict[str, Any] = {}
         secret = self.SECRET_KEY
         if not secret:
@@ -101,9 +132,15 @@ class Settings:
         if not self.DATABASE_URL:
             path = Path(self.DATA_DIR).resolve() / "permitflow.db"
             changes["DATABASE_URL"] = f"sqlite:///{path}"
-        if not self.HRSS_URL:
-            changes["HRSS_URL"] = self.SIMULATOR_URL.rstrip("/") + "/hrss"
+        for key, path in SYSTEM_PATHS.items():
+            if not getattr(self, key):
+                changes[key] = self.SIMULATOR_URL.rstrip("/") + path
         return replace(self, **changes) if changes else self
+
+    @property
+    def retry_overrides(self) -> dict[str, tuple[int, float]]:
+        """{operator: (max attempts, backoff seconds)} from SERVICE_TASK_RETRY_OVERRIDES."""
+        return _parse_overrides(self.SERVICE_TASK_RETRY_OVERRIDES)
 
     @property
     def job_mode(self) -> str:
@@ -131,6 +168,18 @@ class Settings:
                 value = "********"
             out.append((f.name, value, f.metadata.get("doc", "")))
         return out
+
+
+def _parse_overrides(raw: str) -> dict[str, tuple[int, float]]:
+    overrides: dict[str, tuple[int, float]] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            name, policy = item.split("=")
+            attempts, backoff = policy.split("/")
+            overrides[name.strip()] = (int(attempts), float(backoff))
+        except ValueError as exc:
+            raise ConfigError(f"SERVICE_TASK_RETRY_OVERRIDES item {item!r} is not operator=attempts/backoff") from exc
+    return overrides
 
 
 def _parse(name: str, raw: str, kind: type) -> Any:

@@ -17,8 +17,7 @@ _CORRECTABLE = {
 
 
 @operator("hrss.check_insurance", clients=("hrss",), max_attempts=5, backoff_seconds=2.0)
-def check_insurance(*, hrss: HrssClient, id_number: str, name: str, as_of: str,
-                    min_months: int = 6) -> dict[str, Any]:
+def check_insurance(*, hrss: HrssClient, id_number: str, name: str, as_of: str, min_months: int = 6) -> dict[str, Any]:
     """Check ≥ min_months consecutive Shanghai social insurance and explain a failure (A1/A2)."""
     try:
         status = hrss.insurance_status(id_number, name, as_of)
@@ -48,8 +47,10 @@ def _feedback(status: InsuranceStatus, min_months: int, passed: bool) -> list[st
             "如已在本市就业，请联系用人单位确认参保登记；如近期刚参保，请待首月缴费入账后重新核验。",
             "也可按原条件继续办理居住登记（居住登记满6个月后可申办居住证）。",
         ]
-    lines = [f"本市社保连续缴纳{status.consecutive_months}个月，不足{min_months}个月"
-             f"（还差{min_months - status.consecutive_months}个月）。"]
+    lines = [
+        f"本市社保连续缴纳{status.consecutive_months}个月，不足{min_months}个月"
+        f"（还差{min_months - status.consecutive_months}个月）。"
+    ]
     gaps = [m.month for m in status.history if not m.paid]
     if gaps:
         lines.append(f"以下月份未缴费导致连续缴纳中断：{'、'.join(gaps[-3:])}；如属补缴，请提供补缴凭证后重新核验。")

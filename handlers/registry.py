@@ -23,8 +23,14 @@ class HandlerError(Exception):
 class DispatchError(Exception):
     """A dispatch outcome the runtime acts on: transient (retry) or permanent (BPMN error/incident)."""
 
-    def __init__(self, code: str, message: str, transient: bool, details: dict[str, Any] | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        transient: bool,
+        details: dict[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -50,8 +56,9 @@ class Operator:
 _REGISTRY: dict[str, Operator] = {}
 
 
-def operator(name: str, *, clients: tuple[str, ...] = (), max_attempts: int | None = None,
-             backoff_seconds: float | None = None) -> Callable:
+def operator(
+    name: str, *, clients: tuple[str, ...] = (), max_attempts: int | None = None, backoff_seconds: float | None = None
+) -> Callable:
     """Register a handler under a BPMN operator name; its keyword-only parameters are the BPMN params."""
 
     def register(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
@@ -87,8 +94,12 @@ def dispatch(name: str, params: dict[str, Any], clients: Mapping[str, Any]) -> d
     unknown = set(params) - set(op.params)
     missing = [p for p in op.required_params if p not in params]
     if unknown or missing:
-        raise DispatchError("BAD_PARAMETERS", f"服务操作 {name} 参数不匹配",
-                            transient=False, details={"unknown": sorted(unknown), "missing": missing})
+        raise DispatchError(
+            "BAD_PARAMETERS",
+            f"服务操作 {name} 参数不匹配",
+            transient=False,
+            details={"unknown": sorted(unknown), "missing": missing},
+        )
     kwargs = dict(params)
     for client_name in op.clients:
         kwargs[client_name] = clients[client_name]

@@ -61,14 +61,16 @@ class CardFactoryClient(JsonHttpClient):
 
     system = "card_factory"
 
-    def export_batch(self, batch_ref: str, cards: Sequence[CardRecord], *, express: bool = False,
-                     business_key: str | None = None) -> BatchReceipt:
+    def export_batch(
+        self, batch_ref: str, cards: Sequence[CardRecord], *, express: bool = False, business_key: str | None = None
+    ) -> BatchReceipt:
         """Export a production batch; exporting the same batch_ref again is answered as a duplicate."""
         if not 1 <= len(cards) <= MAX_BATCH:
             raise ValueError(f"a batch holds 1 to {MAX_BATCH} cards")
         body = {"batch_ref": batch_ref, "express": express, "cards": [asdict(card) for card in cards]}
-        return call_as(self, BatchReceipt, "export_batch", "POST", "/v1/batches", body=body,
-                       business_key=business_key or batch_ref)
+        return call_as(
+            self, BatchReceipt, "export_batch", "POST", "/v1/batches", body=body, business_key=business_key or batch_ref
+        )
 
     def batch_results(self, batch_id: str, *, business_key: str | None = None) -> BatchResults:
         """Import the per-card results of a batch."""

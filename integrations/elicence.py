@@ -77,30 +77,46 @@ class ElicenceClient(JsonHttpClient):
 
     system = "elicence"
 
-    def licences(self, id_number: str, name: str, *, include_expired: bool = False,
-                 business_key: str | None = None) -> tuple[Licence, ...]:
+    def licences(
+        self, id_number: str, name: str, *, include_expired: bool = False, business_key: str | None = None
+    ) -> tuple[Licence, ...]:
         """The person's valid licences (and expired ones when asked), with issuer and validity."""
-        data = self.call("licences", "POST", "/v1/licences/query",
-                         body={"id_number": id_number, "name": name, "include_expired": include_expired},
-                         business_key=business_key, required=("licences", "count"))
+        data = self.call(
+            "licences",
+            "POST",
+            "/v1/licences/query",
+            body={"id_number": id_number, "name": name, "include_expired": include_expired},
+            business_key=business_key,
+            required=("licences", "count"),
+        )
         return build_all(Licence, data["licences"], self.system)
 
-    def licence_file(self, licence_no: str, id_number: str, *,
-                     business_key: str | None = None) -> LicenceFile:
+    def licence_file(self, licence_no: str, id_number: str, *, business_key: str | None = None) -> LicenceFile:
         """One of the holder's licences with its file."""
-        data = self.call("licence_file", "POST", "/v1/licences/file",
-                         body={"licence_no": licence_no, "id_number": id_number}, business_key=business_key,
-                         required=required_fields(LicenceFile))
-        return build(LicenceFile, data, self.system,
-                     content=decode_file(self.system, data["content"], data["sm3"]))
+        data = self.call(
+            "licence_file",
+            "POST",
+            "/v1/licences/file",
+            body={"licence_no": licence_no, "id_number": id_number},
+            business_key=business_key,
+            required=required_fields(LicenceFile),
+        )
+        return build(LicenceFile, data, self.system, content=decode_file(self.system, data["content"], data["sm3"]))
 
     def push_permit(self, permit: PermitLicence, *, business_key: str | None = None) -> PushReceipt:
         """Push a permit e-licence; pushing the same permit and validity again is answered as a duplicate."""
-        return call_as(self, PushReceipt, "push_permit", "POST", "/v1/pushes", body=asdict(permit),
-                       business_key=business_key or permit.permit_no)
+        return call_as(
+            self,
+            PushReceipt,
+            "push_permit",
+            "POST",
+            "/v1/pushes",
+            body=asdict(permit),
+            business_key=business_key or permit.permit_no,
+        )
 
     def push_status(self, push_id: str, *, business_key: str | None = None) -> PushStatus:
         """Whether a pushed permit e-licence was issued or rejected (and why)."""
-        return call_as(self, PushStatus, "push_status", "GET", f"/v1/pushes/{quote(push_id, safe='')}",
-                       business_key=business_key)
-
+        return call_as(
+            self, PushStatus, "push_status", "GET", f"/v1/pushes/{quote(push_id, safe='')}", business_key=business_key
+        )

@@ -16,8 +16,9 @@ class IntegrationError(Exception):
 class TransientError(IntegrationError):
     """Timeouts, connection failures, 5xx, 429 and an open circuit: try again later."""
 
-    def __init__(self, code: str, message: str, *, system: str = "", status: int | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, system: str = "", status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(code, message, system=system, status=status)
         self.retry_after = retry_after
 

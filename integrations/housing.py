@@ -59,25 +59,36 @@ class HousingClient(JsonHttpClient):
 
     system = "housing"
 
-    def house(self, *, address_code: str | None = None, house_id: str | None = None,
-              business_key: str | None = None) -> House:
+    def house(
+        self, *, address_code: str | None = None, house_id: str | None = None, business_key: str | None = None
+    ) -> House:
         """One house by its full address code or its unique id (give exactly one)."""
         if (address_code is None) == (house_id is None):
             raise ValueError("give exactly one of address_code and house_id")
         body = {"address_code": address_code} if address_code is not None else {"house_id": house_id}
-        return call_as(self, House, "house", "POST", "/v1/houses/lookup", body=body,
-                       business_key=business_key)
+        return call_as(self, House, "house", "POST", "/v1/houses/lookup", body=body, business_key=business_key)
 
-    def search(self, partial_address: str, *, limit: int = 10,
-               business_key: str | None = None) -> HouseSearch:
+    def search(self, partial_address: str, *, limit: int = 10, business_key: str | None = None) -> HouseSearch:
         """Houses whose address contains the partial address (at most `limit`, 1-20)."""
         if not 1 <= limit <= SEARCH_LIMIT_MAX:
             raise ValueError(f"limit must be from 1 to {SEARCH_LIMIT_MAX}")
-        return call_as(self, HouseSearch, "search", "POST", "/v1/houses/search",
-                       body={"query": partial_address, "limit": limit}, business_key=business_key)
+        return call_as(
+            self,
+            HouseSearch,
+            "search",
+            "POST",
+            "/v1/houses/search",
+            body={"query": partial_address, "limit": limit},
+            business_key=business_key,
+        )
 
     def occupants(self, house_id: str, *, business_key: str | None = None) -> tuple[Occupant, ...]:
         """The persons registered in a house; the first is its owner or tenant."""
-        data = self.call("occupants", "GET", f"/v1/houses/{quote(house_id, safe='')}/occupants",
-                         business_key=business_key, required=("house_id", "occupants", "count"))
+        data = self.call(
+            "occupants",
+            "GET",
+            f"/v1/houses/{quote(house_id, safe='')}/occupants",
+            business_key=business_key,
+            required=("house_id", "occupants", "count"),
+        )
         return build_all(Occupant, data["occupants"], self.system)

@@ -34,17 +34,25 @@ class HrssClient(JsonHttpClient):
 
     system = "hrss"
 
-    def insurance_status(self, id_number: str, name: str, as_of: date | str,
-                         business_key: str | None = None) -> InsuranceStatus:
+    def insurance_status(
+        self, id_number: str, name: str, as_of: date | str, business_key: str | None = None
+    ) -> InsuranceStatus:
         """Insured status, monthly contribution history and consecutive months up to `as_of`."""
         body = {"id_number": id_number, "name": name, "as_of": str(as_of)}
-        data = self.call("insurance_status", "POST", "/v1/insurance/status", body=body,
-                         business_key=business_key,
-                         required=("insured", "status", "consecutive_months", "history", "as_of"))
+        return self.call(
+            "insurance_status",
+            "POST",
+            "/v1/insurance/status",
+            body=body,
+            business_key=business_key,
+            parse=self._parse_status,
+            required=("insured", "status", "consecutive_months", "history", "as_of"),
+        )
+
+    def _parse_status(self, data: dict) -> InsuranceStatus:
         try:
             history = tuple(
-                ContributionMonth(str(m["month"]), bool(m["paid"]), str(m.get("employer", "")))
-                for m in data["history"]
+                ContributionMonth(str(m["month"]), bool(m["paid"]), str(m.get("employer", ""))) for m in data["history"]
             )
             months = int(data["consecutive_months"])
         except (KeyError, TypeError, ValueError) as exc:

@@ -39,7 +39,7 @@ class CallRecord:
 CallSink = Callable[[CallRecord], None]
 
 
-def discard_record(record: CallRecord) -> None:  # noqa: ARG001
+def discard_record(record: CallRecord) -> None:
     """A sink that keeps nothing (for command-line use without a database)."""
 
 
@@ -100,17 +100,34 @@ class JsonHttpClient:
 
     system = "external"
 
-    def __init__(self, base_url: str, settings: HttpSettings | None = None, sink: CallSink = discard_record,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        settings: HttpSettings | None = None,
+        sink: CallSink = discard_record,
+        session: requests.Session | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.settings = settings or HttpSettings()
         self.sink = sink
         self.session = session or requests.Session()
         self.breaker = CircuitBreaker(self.settings.circuit_failures, self.settings.circuit_reset_seconds)
 
-    def call(self, operation: str, method: str, path: str, *, body: dict[str, Any] | None = None,
-             business_key: str | None = None, required: Iterable[str] = ()) -> dict[str, Any]:
-        """Send one request (retrying transient failures) and return the decoded JSON object."""
+    def call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        business_key: str | None = None,
+        required: Iterable[str] = (),
+        parse: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> Any:
+        """Send one request (retrying transient failures); return the JSON object, or `parse` of it.
+
+        `parse` runs inside the call so that an answer it rejects is logged with its error code.
+        """
         payload = json.dumps(body or {}, ensure_ascii=False, sort_keys=True).encode("utf-8")
         started = time.perf_counter()
         attempts = 0
@@ -122,9 +139,10 @@ class JsonHttpClient:
                 try:
                     http_status, response_bytes = self._send_once(method, path, payload)
                     result = self._decode(response_bytes, http_status, required)
+                    if parse is not None:
+                        result = parse(result)
                     self.breaker.success()
-                    self._log(operation, business_key, payload, response_bytes, "ok", http_status,
-                              started, attempts)
+                    self._log(operation, business_key, payload, response_bytes, "ok", http_status, started, attempts)
                     return result
                 except TransientError as exc:
                     if exc.code != "CIRCUIT_OPEN":
@@ -133,18 +151,28 @@ class JsonHttpClient:
                         raise
                     time.sleep(self._delay(attempts, exc.retry_after))
         except (TransientError, PermanentError) as exc:
-            self._log(operation, business_key, payload, response_bytes, exc.code, exc.status, started,
-                      attempts, error=str(exc))
+            self._log(
+                operation,
+                business_key,
+                payload,
+                response_bytes,
+                exc.code,
+                exc.status,
+                started,
+                attempts,
+                error=str(exc),
+            )
             raise
 
     def _send_once(self, method: str, path: str, payload: bytes) -> tuple[int, bytes]:
         wait = self.breaker.check()
         if wait is not None:
-            raise TransientError("CIRCUIT_OPEN", f"{self.system} circuit open", system=self.system,
-                                 retry_after=wait)
+            raise TransientError("CIRCUIT_OPEN", f"{self.system} circuit open", system=self.system, retry_after=wait)
         try:
             response = self.session.request(
-                method, self.base_url + path, data=payload if method != "GET" else None,
+                method,
+                self.base_url + path,
+                data=payload if method != "GET" else None,
                 headers={"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"},
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
             )
@@ -156,28 +184,37 @@ class JsonHttpClient:
         if status == 429 or status >= 500:
             raise TransientError(
                 "RATE_LIMITED" if status == 429 else "SERVER_ERROR",
-                f"{self.system} answered {status}", system=self.system, status=status,
+                f"{self.system} answered {status}",
+                system=self.system,
+                status=status,
                 retry_after=_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 400:
             code = _error_code(response.content) or f"HTTP_{status}"
-            raise PermanentError(code, f"{self.system} refused the request ({status} {code})",
-                                 system=self.system, status=status)
+            raise PermanentError(
+                code, f"{self.system} refused the request ({status} {code})", system=self.system, status=status
+            )
         return status, response.content
 
     def _decode(self, content: bytes, status: int, required: Iterable[str]) -> dict[str, Any]:
         try:
             value = json.loads(content)
         except ValueError as exc:
-            raise PermanentError("MALFORMED_RESPONSE", f"{self.system} sent invalid JSON",
-                                 system=self.system, status=status) from exc
+            raise PermanentError(
+                "MALFORMED_RESPONSE", f"{self.system} sent invalid JSON", system=self.system, status=status
+            ) from exc
         if not isinstance(value, dict):
-            raise PermanentError("MALFORMED_RESPONSE", f"{self.system} sent a non-object",
-                                 system=self.system, status=status)
+            raise PermanentError(
+                "MALFORMED_RESPONSE", f"{self.system} sent a non-object", system=self.system, status=status
+            )
         missing = [name for name in required if name not in value]
         if missing:
-            raise PermanentError("INCOMPLETE_RESPONSE", f"{self.system} response lacks {', '.join(missing)}",
-                                 system=self.system, status=status)
+            raise PermanentError(
+                "INCOMPLETE_RESPONSE",
+                f"{self.system} response lacks {', '.join(missing)}",
+                system=self.system,
+                status=status,
+            )
         return value
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
@@ -185,15 +222,33 @@ class JsonHttpClient:
             return min(retry_after, MAX_RETRY_AFTER_SECONDS)
         return self.settings.backoff_seconds * (2 ** (attempt - 1))
 
-    def _log(self, operation: str, business_key: str | None, request: bytes, response: bytes | None,
-             status: str, http_status: int | None, started: float, attempts: int,
-             error: str | None = None) -> None:
-        self.sink(CallRecord(
-            system=self.system, operation=operation, direction="outbound", business_key=business_key,
-            request_sm3=sm3_hex(request), response_sm3=sm3_hex(response) if response is not None else None,
-            status=status, http_status=http_status, latency_ms=round((time.perf_counter() - started) * 1000, 2),
-            attempts=attempts, error=error,
-        ))
+    def _log(
+        self,
+        operation: str,
+        business_key: str | None,
+        request: bytes,
+        response: bytes | None,
+        status: str,
+        http_status: int | None,
+        started: float,
+        attempts: int,
+        error: str | None = None,
+    ) -> None:
+        self.sink(
+            CallRecord(
+                system=self.system,
+                operation=operation,
+                direction="outbound",
+                business_key=business_key,
+                request_sm3=sm3_hex(request),
+                response_sm3=sm3_hex(response) if response is not None else None,
+                status=status,
+                http_status=http_status,
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                attempts=attempts,
+                error=error,
+            )
+        )
 
 
 def _retry_after(header: str | None) -> float | None:

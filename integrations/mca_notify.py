@@ -43,8 +43,21 @@ class McaNotifyClient(JsonHttpClient):
         """Send a notice (issuance, production progress, temporary-card return, deregistration)."""
         if notice.notice_type not in NOTICE_TYPES:
             raise ValueError(f"notice_type must be one of {NOTICE_TYPES}")
-        body = {"notice_id": notice.notice_id, "notice_type": notice.notice_type,
-                "business_no": notice.business_no, "id_number": notice.id_number, "name": notice.name,
-                "occurred_at": notice.occurred_at, "content": dict(notice.content)}
-        return call_as(self, NoticeReceipt, "notify", "POST", "/v1/notifications", body=body,
-                       business_key=business_key or notice.business_no)
+        body = {
+            "notice_id": notice.notice_id,
+            "notice_type": notice.notice_type,
+            "business_no": notice.business_no,
+            "id_number": notice.id_number,
+            "name": notice.name,
+            "occurred_at": notice.occurred_at,
+            "content": dict(notice.content),
+        }
+        return call_as(
+            self,
+            NoticeReceipt,
+            "notify",
+            "POST",
+            "/v1/notifications",
+            body=body,
+            business_key=business_key or notice.business_no,
+        )

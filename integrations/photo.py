@@ -38,17 +38,29 @@ class PhotoClient(JsonHttpClient):
 
     def social_security_photo(self, id_number: str, name: str, *, business_key: str | None = None) -> Photo:
         """The photo on the person's social-security card."""
-        data = self.call("social_security_photo", "POST", "/v1/sscard-photo",
-                         body={"id_number": id_number, "name": name}, business_key=business_key,
-                         required=required_fields(Photo))
+        data = self.call(
+            "social_security_photo",
+            "POST",
+            "/v1/sscard-photo",
+            body={"id_number": id_number, "name": name},
+            business_key=business_key,
+            required=required_fields(Photo),
+        )
         return build(Photo, data, self.system, content=decode_file(self.system, data["content"], data["sm3"]))
 
-    def review(self, id_number: str, photo: bytes, *, mime: str = "image/jpeg",
-               business_key: str | None = None) -> PhotoReview:
+    def review(
+        self, id_number: str, photo: bytes, *, mime: str = "image/jpeg", business_key: str | None = None
+    ) -> PhotoReview:
         """Compare a photo with the person's identity photo and check its quality."""
-        result = call_as(self, PhotoReview, "review", "POST", "/v1/reviews",
-                         body={"id_number": id_number, "content": encode_file(photo), "mime": mime},
-                         business_key=business_key)
+        result = call_as(
+            self,
+            PhotoReview,
+            "review",
+            "POST",
+            "/v1/reviews",
+            body={"id_number": id_number, "content": encode_file(photo), "mime": mime},
+            business_key=business_key,
+        )
         if not 0 <= result.score <= 100:
             raise PermanentError("MALFORMED_RESPONSE", "photo score is outside 0-100", system=self.system)
         if result.photo_sm3 != sm3_hex(photo):

@@ -40,18 +40,19 @@ class PopulationClient(JsonHttpClient):
 
     system = "population"
 
-    def deaths_page(self, since: date | str, *, page: int = 1, page_size: int = 100,
-                    business_key: str | None = None) -> DeathPage:
+    def deaths_page(
+        self, since: date | str, *, page: int = 1, page_size: int = 100, business_key: str | None = None
+    ) -> DeathPage:
         """One page of the deaths recorded on or after `since`."""
         if page < 1 or not 1 <= page_size <= PAGE_SIZE_MAX:
             raise ValueError(f"page must be ≥ 1 and page_size from 1 to {PAGE_SIZE_MAX}")
         # Only a date and page numbers go into the URL: no personal data.
         query = urlencode({"since": str(since), "page": page, "page_size": page_size})
-        return call_as(self, DeathPage, "deaths_page", "GET", f"/v1/deaths?{query}",
-                       business_key=business_key)
+        return call_as(self, DeathPage, "deaths_page", "GET", f"/v1/deaths?{query}", business_key=business_key)
 
-    def deaths_since(self, since: date | str, *, page_size: int = 100,
-                     business_key: str | None = None) -> Iterator[Death]:
+    def deaths_since(
+        self, since: date | str, *, page_size: int = 100, business_key: str | None = None
+    ) -> Iterator[Death]:
         """Every death recorded on or after `since`, page by page (one call per page)."""
         page = 1
         while True:
@@ -61,6 +62,5 @@ class PopulationClient(JsonHttpClient):
                 return
             if not result.items or page * page_size >= result.total:
                 # A feed that claims more but sends nothing would make us loop forever.
-                raise PermanentError("MALFORMED_RESPONSE", "population feed pages are inconsistent",
-                                     system=self.system)
+                raise PermanentError("MALFORMED_RESPONSE", "population feed pages are inconsistent", system=self.system)
             page += 1

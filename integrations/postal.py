@@ -60,10 +60,23 @@ class PostalClient(JsonHttpClient):
 
     def push_order(self, order: DeliveryOrder, *, business_key: str | None = None) -> Waybill:
         """Push a delivery order and get its waybill."""
-        return call_as(self, Waybill, "push_order", "POST", "/v1/orders", body=asdict(order),
-                       business_key=business_key or order.order_ref)
+        return call_as(
+            self,
+            Waybill,
+            "push_order",
+            "POST",
+            "/v1/orders",
+            body=asdict(order),
+            business_key=business_key or order.order_ref,
+        )
 
     def tracking(self, waybill_no: str, *, business_key: str | None = None) -> Tracking:
         """The tracking events of a waybill."""
-        return call_as(self, Tracking, "tracking", "GET", f"/v1/waybills/{quote(waybill_no, safe='')}/events",
-                       business_key=business_key)
+        return call_as(
+            self,
+            Tracking,
+            "tracking",
+            "GET",
+            f"/v1/waybills/{quote(waybill_no, safe='')}/events",
+            business_key=business_key,
+        )

@@ -25,8 +25,11 @@ def malformed(system: str, where: str) -> PermanentError:
 
 def required_fields(cls: type) -> tuple[str, ...]:
     """Names of the dataclass fields without a default: the keys an answer must carry."""
-    return tuple(f.name for f in dataclasses.fields(cls)
-                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+    return tuple(
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
 
 
 @cache
@@ -49,12 +52,26 @@ def build(cls: type[T], data: Any, system: str, **given: Any) -> T:
     return cls(**values)
 
 
-def call_as(client: JsonHttpClient, cls: type[T], operation: str, method: str, path: str, *,
-            body: dict[str, Any] | None = None, business_key: str | None = None) -> T:
+def call_as(
+    client: JsonHttpClient,
+    cls: type[T],
+    operation: str,
+    method: str,
+    path: str,
+    *,
+    body: dict[str, Any] | None = None,
+    business_key: str | None = None,
+) -> T:
     """One call whose answer is exactly a `cls`: its fields without default are the required ones."""
-    data = client.call(operation, method, path, body=body, business_key=business_key,
-                       required=required_fields(cls))
-    return build(cls, data, client.system)
+    return client.call(
+        operation,
+        method,
+        path,
+        body=body,
+        business_key=business_key,
+        required=required_fields(cls),
+        parse=lambda data: build(cls, data, client.system),
+    )
 
 
 def build_all(cls: type[T], items: Any, system: str) -> tuple[T, ...]:
@@ -107,6 +124,5 @@ def decode_file(system: str, content: Any, digest: Any) -> bytes:
     if data is None:
         raise malformed(system, "file content")
     if not isinstance(digest, str) or sm3_hex(data) != digest.lower():
-        raise PermanentError("DIGEST_MISMATCH", f"{system} file content does not match its SM3 digest",
-                             system=system)
+        raise PermanentError("DIGEST_MISMATCH", f"{system} file content does not match its SM3 digest", system=system)
     return data

@@ -37,11 +37,23 @@ class SmsClient(JsonHttpClient):
 
     system = "sms"
 
-    def send(self, template_code: str, mobile: str, params: Mapping[str, str], client_msg_id: str, *,
-             callback_url: str | None = None, business_key: str | None = None) -> SmsReceipt:
+    def send(
+        self,
+        template_code: str,
+        mobile: str,
+        params: Mapping[str, str],
+        client_msg_id: str,
+        *,
+        callback_url: str | None = None,
+        business_key: str | None = None,
+    ) -> SmsReceipt:
         """Send a templated message; the same client_msg_id is never sent twice, so retries are safe."""
-        body = {"template_code": template_code, "mobile": mobile, "params": dict(params),
-                "client_msg_id": client_msg_id}
+        body = {
+            "template_code": template_code,
+            "mobile": mobile,
+            "params": dict(params),
+            "client_msg_id": client_msg_id,
+        }
         if callback_url:
             body["callback_url"] = callback_url
         return call_as(self, SmsReceipt, "send", "POST", "/v1/messages", body=body, business_key=business_key)

@@ -40,11 +40,18 @@ class IntegrationCall(db.Model):
     def row(record: CallRecord) -> dict[str, Any]:
         """Column values for a call record."""
         return {
-            "system": record.system, "operation": record.operation, "direction": record.direction,
-            "business_key": record.business_key, "request_sm3": record.request_sm3,
-            "response_sm3": record.response_sm3, "status": record.status[:40], "http_status": record.http_status,
-            "latency_ms": record.latency_ms, "attempts": record.attempts,
-            "error": (record.error or None) and record.error[:2000], "at": record.at,
+            "system": record.system,
+            "operation": record.operation,
+            "direction": record.direction,
+            "business_key": record.business_key,
+            "request_sm3": record.request_sm3,
+            "response_sm3": record.response_sm3,
+            "status": record.status[:40],
+            "http_status": record.http_status,
+            "latency_ms": record.latency_ms,
+            "attempts": record.attempts,
+            "error": (record.error or None) and record.error[:2000],
+            "at": record.at,
         }
 
     @classmethod

@@ -168,7 +168,7 @@ class ProcessTimer(db.Model):
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def _refuse_change(mapper, connection, target):  # noqa: ARG001
+def _refuse_change(mapper, connection, target):
     raise RuntimeError(f"{type(target).__name__} rows are append-only")
 
 

@@ -13,17 +13,21 @@ from processes.roles import ROLES
 
 def overview(platform: Platform) -> dict[str, Any]:
     """Latest version of each process with instance counts by status, ready tasks by role, open incidents."""
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .where(ProcessDefinition.kind == "bpmn").group_by(ProcessDefinition.key).subquery())
+    newest = (
+        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+        .where(ProcessDefinition.kind == "bpmn")
+        .group_by(ProcessDefinition.key)
+        .subquery()
+    )
     processes = db.session.execute(
-        select(ProcessDefinition.key, ProcessDefinition.name, ProcessDefinition.version,
-               ProcessDefinition.deployed_at)
+        select(ProcessDefinition.key, ProcessDefinition.name, ProcessDefinition.version, ProcessDefinition.deployed_at)
         .join(newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v))
         .order_by(ProcessDefinition.key)
     ).all()
     counts = db.session.execute(
-        select(ProcessInstance.process_key, ProcessInstance.status, func.count())
-        .group_by(ProcessInstance.process_key, ProcessInstance.status)
+        select(ProcessInstance.process_key, ProcessInstance.status, func.count()).group_by(
+            ProcessInstance.process_key, ProcessInstance.status
+        )
     ).all()
     by_key: dict[str, dict[str, int]] = {}
     for key, status, count in counts:
@@ -33,8 +37,16 @@ def overview(platform: Platform) -> dict[str, Any]:
     ).all()
     incidents = db.session.execute(select(func.count()).where(Incident.status == "open")).scalar_one()
     return {
-        "processes": [{"key": p.key, "name": p.name, "version": p.version, "deployed_at": p.deployed_at,
-                       "counts": by_key.get(p.key, {})} for p in processes],
+        "processes": [
+            {
+                "key": p.key,
+                "name": p.name,
+                "version": p.version,
+                "deployed_at": p.deployed_at,
+                "counts": by_key.get(p.key, {}),
+            }
+            for p in processes
+        ],
         "queues": [{"role": ROLES.get(role, role), "count": count} for role, count in queues],
         "incidents": incidents,
         "job_mode": platform.settings.job_mode,

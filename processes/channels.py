@@ -26,7 +26,9 @@ def api_key_digest(api_key: str) -> str:
     return sm3_hex("permitflow-api-key:" + api_key)
 
 
-def register_client(code: str, name: str, kind: str = "channel", api_key: str | None = None) -> tuple[ChannelClient, str]:
+def register_client(
+    code: str, name: str, kind: str = "channel", api_key: str | None = None
+) -> tuple[ChannelClient, str]:
     """Register a client and return it with its API key (shown once; only a digest is stored)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
@@ -48,6 +50,10 @@ def authenticate(api_key: str | None, request_id: str | None = None) -> Actor:
     ).scalar_one_or_none()
     if client is None or not client.active:
         raise Unauthorized("API_KEY_INVALID", "接入凭据无效或已停用")
-    return Actor(kind="channel" if client.kind == "channel" else "ops", name=f"{client.kind}:{client.code}",
-                 channel_id=client.id if client.kind == "channel" else None, request_id=request_id,
-                 extra={"channel_code": client.code})
+    return Actor(
+        kind="channel" if client.kind == "channel" else "ops",
+        name=f"{client.kind}:{client.code}",
+        channel_id=client.id if client.kind == "channel" else None,
+        request_id=request_id,
+        extra={"channel_code": client.code},
+    )

@@ -31,8 +31,10 @@ class DeployResult:
 def latest_definition(kind: str, key: str) -> ProcessDefinition | None:
     """The newest version of a definition, or None."""
     return db.session.execute(
-        select(ProcessDefinition).where(ProcessDefinition.kind == kind, ProcessDefinition.key == key)
-        .order_by(ProcessDefinition.version.desc()).limit(1)
+        select(ProcessDefinition)
+        .where(ProcessDefinition.kind == kind, ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
@@ -46,11 +48,16 @@ def latest_process(key: str) -> ProcessDefinition:
 
 def _latest_decisions() -> dict[str, ProcessDefinition]:
     """Latest DMN definition for each decision id it contains."""
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .where(ProcessDefinition.kind == "dmn").group_by(ProcessDefinition.key).subquery())
+    newest = (
+        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+        .where(ProcessDefinition.kind == "dmn")
+        .group_by(ProcessDefinition.key)
+        .subquery()
+    )
     rows = db.session.execute(
-        select(ProcessDefinition).join(newest, (ProcessDefinition.key == newest.c.key)
-                                       & (ProcessDefinition.version == newest.c.v))
+        select(ProcessDefinition).join(
+            newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v)
+        )
     ).scalars()
     by_decision: dict[str, ProcessDefinition] = {}
     for row in rows:
@@ -59,8 +66,9 @@ def _latest_decisions() -> dict[str, ProcessDefinition]:
     return by_decision
 
 
-def deploy_sources(platform: Platform, sources: list[tuple[str, str]], deployed_by: str,
-                   comment: str = "") -> list[DeployResult]:
+def deploy_sources(
+    platform: Platform, sources: list[tuple[str, str]], deployed_by: str, comment: str = ""
+) -> list[DeployResult]:
     """Validate and store each (file name, XML) pair; DMN first so processes see new decisions.
 
     An unchanged file makes no new version. A changed DMN redeploys the processes that use it.
@@ -95,11 +103,16 @@ def deploy_files(platform: Platform, paths: list[Path], deployed_by: str, commen
 
 
 def _processes_using(decision_ids: set[str]) -> list[ProcessDefinition]:
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .where(ProcessDefinition.kind == "bpmn").group_by(ProcessDefinition.key).subquery())
+    newest = (
+        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+        .where(ProcessDefinition.kind == "bpmn")
+        .group_by(ProcessDefinition.key)
+        .subquery()
+    )
     rows = db.session.execute(
-        select(ProcessDefinition).join(newest, (ProcessDefinition.key == newest.c.key)
-                                       & (ProcessDefinition.version == newest.c.v))
+        select(ProcessDefinition).join(
+            newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v)
+        )
     ).scalars()
     return [r for r in rows if set(r.meta.get("decisions", [])) & decision_ids]
 
@@ -111,9 +124,18 @@ def _deploy_decision(name: str, xml: str, deployed_by: str, comment: str) -> Dep
     if latest is not None and latest.checksum == checksum:
         return DeployResult(name, "dmn", parsed.key, latest.version, False, latest.id)
     row = ProcessDefinition(
-        kind="dmn", key=parsed.key, version=(latest.version + 1) if latest else 1, name=parsed.name,
-        file_name=name, checksum=checksum, source_xml=xml, serialized_spec=None,
-        decision_refs=parsed.decision_ids, meta={}, deployed_by=deployed_by, comment=comment,
+        kind="dmn",
+        key=parsed.key,
+        version=(latest.version + 1) if latest else 1,
+        name=parsed.name,
+        file_name=name,
+        checksum=checksum,
+        source_xml=xml,
+        serialized_spec=None,
+        decision_refs=parsed.decision_ids,
+        meta={},
+        deployed_by=deployed_by,
+        comment=comment,
     )
     db.session.add(row)
     db.session.flush()
@@ -132,13 +154,25 @@ def _deploy_process(platform: Platform, name: str, xml: str, deployed_by: str, c
         return DeployResult(name, "bpmn", parsed.key, latest.version, False, latest.id)
     version = (latest.version + 1) if latest else 1
     row = ProcessDefinition(
-        kind="bpmn", key=parsed.key, version=version, name=parsed.name,
-        file_name=name, checksum=checksum, source_xml=xml,
+        kind="bpmn",
+        key=parsed.key,
+        version=version,
+        name=parsed.name,
+        file_name=name,
+        checksum=checksum,
+        source_xml=xml,
         serialized_spec=platform.engine.serializer.dump_specs(parsed.spec, parsed.subprocess_specs),
-        decision_refs=used, deployed_by=deployed_by, comment=comment,
-        meta={"version": version, "public_variables": parsed.public_variables, "start_form": parsed.start_form,
-              "user_tasks": parsed.user_tasks,
-              "operators": sorted(set(parsed.operators)), "decisions": parsed.decisions},
+        decision_refs=used,
+        deployed_by=deployed_by,
+        comment=comment,
+        meta={
+            "version": version,
+            "public_variables": parsed.public_variables,
+            "start_form": parsed.start_form,
+            "user_tasks": parsed.user_tasks,
+            "operators": sorted(set(parsed.operators)),
+            "decisions": parsed.decisions,
+        },
     )
     db.session.add(row)
     db.session.flush()

@@ -64,7 +64,6 @@ class FormDefinition:
             raise ValidationFailed("FORM_INVALID", "表单填写有误，请按提示修改", {"fields": errors})
         return cleaned
 
-
     def diff(self, before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
         """{field: [before, after]} for changed fields, ID numbers and phones masked (for history)."""
         changes = {}
@@ -140,14 +139,20 @@ def parse_form(raw: dict[str, Any], source: str = "") -> FormDefinition:
         for item in raw["fields"]:
             if item["type"] not in FIELD_TYPES:
                 raise ValueError(f"{source}: field {item['name']} has unknown type {item['type']}")
-            fields.append(FormField(
-                name=item["name"], label=item["label"], type=item["type"],
-                required=bool(item.get("required", False)),
-                choices=tuple((str(c[0]), str(c[1])) for c in item.get("choices", ())),
-                max_length=item.get("max_length"), min_value=item.get("min_value"),
-                max_value=item.get("max_value"),
-                required_if=tuple(item.get("required_if", {}).items()), help=item.get("help", ""),
-            ))
+            fields.append(
+                FormField(
+                    name=item["name"],
+                    label=item["label"],
+                    type=item["type"],
+                    required=bool(item.get("required", False)),
+                    choices=tuple((str(c[0]), str(c[1])) for c in item.get("choices", ())),
+                    max_length=item.get("max_length"),
+                    min_value=item.get("min_value"),
+                    max_value=item.get("max_value"),
+                    required_if=tuple(item.get("required_if", {}).items()),
+                    help=item.get("help", ""),
+                )
+            )
         return FormDefinition(raw["key"], raw["title"], raw.get("variable", raw["key"]), tuple(fields))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{source}: malformed form definition ({exc})") from exc

@@ -32,13 +32,18 @@ def _check_key(value: Any, name: str, required: bool = True) -> str | None:
 
 def _by_idempotency(channel_id: int | None, key: str) -> ProcessInstance | None:
     return db.session.execute(
-        select(ProcessInstance).where(ProcessInstance.channel_id == channel_id,
-                                      ProcessInstance.idempotency_key == key)
+        select(ProcessInstance).where(ProcessInstance.channel_id == channel_id, ProcessInstance.idempotency_key == key)
     ).scalar_one_or_none()
 
 
-def start_instance(platform: Platform, process_key: str, business_key: str, data: dict[str, Any],
-                   actor: Actor, idempotency_key: str | None = None) -> tuple[ProcessInstance, bool]:
+def start_instance(
+    platform: Platform,
+    process_key: str,
+    business_key: str,
+    data: dict[str, Any],
+    actor: Actor,
+    idempotency_key: str | None = None,
+) -> tuple[ProcessInstance, bool]:
     """Start the latest version of a process; returns (instance, created). A repeated key returns the first."""
     process_key = _check_key(process_key, "流程标识 process_key")
     business_key = _check_key(business_key, "业务编号 business_key")
@@ -55,15 +60,29 @@ def start_instance(platform: Platform, process_key: str, business_key: str, data
             start_data = _start_data(platform, definition, business_key, data, actor)
             workflow = platform.engine.create(definition.id, start_data)
             instance = ProcessInstance(
-                public_id=secrets.token_hex(16), definition_id=definition.id, process_key=process_key,
-                business_key=business_key, channel_id=actor.channel_id, idempotency_key=idempotency_key,
-                started_by=actor.name, status="running", snapshot="", waiting_on=[], result={},
+                public_id=secrets.token_hex(16),
+                definition_id=definition.id,
+                process_key=process_key,
+                business_key=business_key,
+                channel_id=actor.channel_id,
+                idempotency_key=idempotency_key,
+                started_by=actor.name,
+                status="running",
+                snapshot="",
+                waiting_on=[],
+                result={},
                 request_id=actor.request_id,
             )
             db.session.add(instance)
             db.session.flush()
-            persist_step(platform, instance, workflow, actor, "started",
-                         details={"version": definition.version, "data": _summary(start_data)})
+            persist_step(
+                platform,
+                instance,
+                workflow,
+                actor,
+                "started",
+                details={"version": definition.version, "data": _summary(start_data)},
+            )
     except Conflict as exc:
         if exc.code == "DUPLICATE" and idempotency_key:  # lost a race with the same key: answer as a replay
             existing = _by_idempotency(actor.channel_id, idempotency_key)
@@ -75,13 +94,13 @@ def start_instance(platform: Platform, process_key: str, business_key: str, data
 
 def _replayed(existing: ProcessInstance, process_key: str, business_key: str) -> ProcessInstance:
     if existing.process_key != process_key or existing.business_key != business_key:
-        raise Conflict("IDEMPOTENCY_KEY_REUSED", "幂等键已用于另一笔业务",
-                       {"instance_id": existing.public_id})
+        raise Conflict("IDEMPOTENCY_KEY_REUSED", "幂等键已用于另一笔业务", {"instance_id": existing.public_id})
     return existing
 
 
-def _start_data(platform: Platform, definition: ProcessDefinition, business_key: str, data: dict[str, Any],
-                actor: Actor) -> dict[str, Any]:
+def _start_data(
+    platform: Platform, definition: ProcessDefinition, business_key: str, data: dict[str, Any], actor: Actor
+) -> dict[str, Any]:
     meta = definition.meta or {}
     start_form = meta.get("start_form")
     if start_form:
@@ -93,8 +112,9 @@ def _start_data(platform: Platform, definition: ProcessDefinition, business_key:
             raise ValidationFailed("BAD_VARIABLE", "变量名无效或为系统保留", {"variables": bad[:20]})
         cleaned = dict(data)
     today = datetime.now(platform.settings.zone).date().isoformat()
-    cleaned.update({"business_key": business_key, "submitted_on": today,
-                    "channel": actor.extra.get("channel_code", actor.kind)})
+    cleaned.update(
+        {"business_key": business_key, "submitted_on": today, "channel": actor.extra.get("channel_code", actor.kind)}
+    )
     return cleaned
 
 
@@ -105,9 +125,11 @@ def _summary(data: dict[str, Any]) -> dict[str, Any]:
 
 def find_instance(public_id: str, actor: Actor) -> ProcessInstance:
     """An instance visible to the actor, or NotFound (a channel sees only what it started)."""
-    instance = db.session.execute(
-        select(ProcessInstance).where(ProcessInstance.public_id == public_id)
-    ).scalar_one_or_none() if isinstance(public_id, str) and len(public_id) <= 64 else None
+    instance = (
+        db.session.execute(select(ProcessInstance).where(ProcessInstance.public_id == public_id)).scalar_one_or_none()
+        if isinstance(public_id, str) and len(public_id) <= 64
+        else None
+    )
     if instance is None or (actor.kind == "channel" and instance.channel_id != actor.channel_id):
         raise NotFound("INSTANCE_NOT_FOUND", "流程实例不存在", {"instance_id": public_id})
     return instance
@@ -115,26 +137,40 @@ def find_instance(public_id: str, actor: Actor) -> ProcessInstance:
 
 def describe(platform: Platform, instance: ProcessInstance, actor: Actor) -> dict[str, Any]:
     """The instance as the API shows it: status, current tasks, public result, open incidents."""
-    tasks = db.session.execute(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "ready")
-        .order_by(HumanTask.id)
-    ).scalars().all()
+    tasks = (
+        db.session.execute(
+            select(HumanTask)
+            .where(HumanTask.instance_id == instance.id, HumanTask.status == "ready")
+            .order_by(HumanTask.id)
+        )
+        .scalars()
+        .all()
+    )
     if actor.kind == "channel":
         tasks = [t for t in tasks if t.role == "applicant"]
-    incidents = db.session.execute(
-        select(Incident).where(Incident.instance_id == instance.id, Incident.status == "open")
-    ).scalars().all()
+    incidents = (
+        db.session.execute(select(Incident).where(Incident.instance_id == instance.id, Incident.status == "open"))
+        .scalars()
+        .all()
+    )
     version = definition_meta(platform, instance.definition_id).get("version")
     return {
-        "id": instance.public_id, "process_key": instance.process_key, "version": version,
-        "business_key": instance.business_key, "status": instance.status, "suspended": instance.suspended,
-        "created_at": instance.created_at.isoformat(), "updated_at": instance.updated_at.isoformat(),
+        "id": instance.public_id,
+        "process_key": instance.process_key,
+        "version": version,
+        "business_key": instance.business_key,
+        "status": instance.status,
+        "suspended": instance.suspended,
+        "created_at": instance.created_at.isoformat(),
+        "updated_at": instance.updated_at.isoformat(),
         "completed_at": instance.completed_at.isoformat() if instance.completed_at else None,
         "current_tasks": [task_summary(platform, t) for t in tasks],
         "waiting_for": [{"kind": w["kind"], "name": w["name"]} for w in instance.waiting_on],
         "result": instance.result,
-        "incidents": [{"id": i.id, "task": i.task_spec, "code": i.error_code, "message": i.message,
-                       "attempts": i.attempts} for i in incidents],
+        "incidents": [
+            {"id": i.id, "task": i.task_spec, "code": i.error_code, "message": i.message, "attempts": i.attempts}
+            for i in incidents
+        ],
     }
 
 
@@ -142,13 +178,32 @@ def task_summary(platform: Platform, task: HumanTask) -> dict[str, Any]:
     """A human task as lists show it, with its form."""
     form = platform.forms.get(task.form_key)
     return {
-        "id": task.id, "name": task.name, "task_spec": task.task_spec, "role": task.role,
-        "approval_level": task.approval_level, "form_key": task.form_key,
-        "form": {"title": form.title, "fields": [
-            {"name": f.name, "label": f.label, "type": f.type, "required": f.required,
-             "choices": [list(c) for c in f.choices]} for f in form.fields]} if form else None,
-        "assignee": task.assignee, "status": task.status, "business_key": task.business_key,
-        "created_at": task.created_at.isoformat(), "due_at": task.due_at.isoformat() if task.due_at else None,
+        "id": task.id,
+        "name": task.name,
+        "task_spec": task.task_spec,
+        "role": task.role,
+        "approval_level": task.approval_level,
+        "form_key": task.form_key,
+        "form": {
+            "title": form.title,
+            "fields": [
+                {
+                    "name": f.name,
+                    "label": f.label,
+                    "type": f.type,
+                    "required": f.required,
+                    "choices": [list(c) for c in f.choices],
+                }
+                for f in form.fields
+            ],
+        }
+        if form
+        else None,
+        "assignee": task.assignee,
+        "status": task.status,
+        "business_key": task.business_key,
+        "created_at": task.created_at.isoformat(),
+        "due_at": task.due_at.isoformat() if task.due_at else None,
         "overdue": bool(task.due_at and task.status == "ready" and task.due_at < utcnow()),
     }
 
@@ -172,8 +227,7 @@ def _change_state(platform: Platform, public_id: str, actor: Actor, reason: str,
             instance.status = "cancelled"
             instance.completed_at = utcnow()
         instance.suspended = kind == "suspended"
-        persist_step(platform, instance, workflow, actor, kind, details={"reason": reason},
-                     advance=kind == "resumed")
+        persist_step(platform, instance, workflow, actor, kind, details={"reason": reason}, advance=kind == "resumed")
         if kind == "cancelled":
             instance.status = "cancelled"
     return instance
@@ -198,36 +252,52 @@ def resume_instance(platform: Platform, public_id: str, actor: Actor, reason: st
     return instance
 
 
-def send_message(platform: Platform, name: str, business_key: str, payload: dict[str, Any],
-                 actor: Actor) -> ProcessInstance:
+def send_message(
+    platform: Platform, name: str, business_key: str, payload: dict[str, Any], actor: Actor
+) -> ProcessInstance:
     """Correlate a message to the one active instance with this business key that waits for it."""
     name = _check_key(name, "消息名称 message_name")
     business_key = _check_key(business_key, "业务编号 business_key")
     if not isinstance(payload, dict):
         raise BadRequest("DATA_NOT_OBJECT", "payload 应为JSON对象")
     with transaction():
-        candidates = db.session.execute(
-            select(ProcessInstance).where(ProcessInstance.business_key == business_key,
-                                          ProcessInstance.status.in_(ACTIVE))
-        ).scalars().all()
+        candidates = (
+            db.session.execute(
+                select(ProcessInstance).where(
+                    ProcessInstance.business_key == business_key, ProcessInstance.status.in_(ACTIVE)
+                )
+            )
+            .scalars()
+            .all()
+        )
         if actor.kind == "channel":
             candidates = [c for c in candidates if c.channel_id == actor.channel_id]
-        waiting = [c for c in candidates
-                   if any(w["kind"] == "message" and w.get("message") == name for w in c.waiting_on)]
+        waiting = [
+            c for c in candidates if any(w["kind"] == "message" and w.get("message") == name for w in c.waiting_on)
+        ]
         if not waiting:
-            raise NotFound("NO_WAITING_INSTANCE", "没有等待该消息的流程实例",
-                           {"message_name": name, "business_key": business_key})
+            raise NotFound(
+                "NO_WAITING_INSTANCE", "没有等待该消息的流程实例", {"message_name": name, "business_key": business_key}
+            )
         if len(waiting) > 1:
-            raise Conflict("AMBIGUOUS_CORRELATION", "多个流程实例在等待该消息",
-                           {"instances": [w.public_id for w in waiting]})
+            raise Conflict(
+                "AMBIGUOUS_CORRELATION", "多个流程实例在等待该消息", {"instances": [w.public_id for w in waiting]}
+            )
         instance = lock_instance(waiting[0].id)
         if instance.suspended:
             raise Conflict("INSTANCE_SUSPENDED", "流程实例已挂起")
         workflow = platform.engine.load(instance.snapshot)
         if not platform.engine.deliver_message(workflow, name, payload):
             raise Conflict("MESSAGE_NOT_EXPECTED", "流程实例此刻不等待该消息")
-        persist_step(platform, instance, workflow, actor, "message_received", task_name=name,
-                     details={"message": name, "fields": sorted(payload)})
+        persist_step(
+            platform,
+            instance,
+            workflow,
+            actor,
+            "message_received",
+            task_name=name,
+            details={"message": name, "fields": sorted(payload)},
+        )
     return instance
 
 
@@ -247,5 +317,13 @@ def history(instance: ProcessInstance, limit: int = 200) -> list[dict[str, Any]]
     rows = db.session.execute(
         select(ProcessEvent).where(ProcessEvent.instance_id == instance.id).order_by(ProcessEvent.id).limit(limit)
     ).scalars()
-    return [{"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "task": e.task_name or e.task_spec,
-             "details": e.details} for e in rows]
+    return [
+        {
+            "at": e.at.isoformat(),
+            "actor": e.actor,
+            "kind": e.kind,
+            "task": e.task_name or e.task_spec,
+            "details": e.details,
+        }
+        for e in rows
+    ]

@@ -10,8 +10,16 @@ from typing import Any
 from flask import Flask, current_app
 
 from config import Settings
+from integrations.card_factory import CardFactoryClient
+from integrations.elicence import ElicenceClient
+from integrations.housing import HousingClient
 from integrations.hrss import HrssClient
 from integrations.http import HttpSettings
+from integrations.mca_notify import McaNotifyClient
+from integrations.photo import PhotoClient
+from integrations.population import PopulationClient
+from integrations.postal import PostalClient
+from integrations.sms import SmsClient
 from models import ProcessDefinition, db
 from processes.engine.runtime import Engine
 from processes.engine.serializer import SnapshotSerializer, SpecPair
@@ -20,6 +28,19 @@ from processes.forms import FormDefinition, load_forms
 from processes.unit_of_work import record_call
 
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
+
+# Client name (as handlers ask for it) → client class and the setting holding its base URL.
+CLIENTS: dict[str, tuple[type, str]] = {
+    "hrss": (HrssClient, "HRSS_URL"),
+    "elicence": (ElicenceClient, "ELICENCE_URL"),
+    "housing": (HousingClient, "HOUSING_URL"),
+    "photo": (PhotoClient, "PHOTO_URL"),
+    "sms": (SmsClient, "SMS_URL"),
+    "card_factory": (CardFactoryClient, "CARD_FACTORY_URL"),
+    "postal": (PostalClient, "POSTAL_URL"),
+    "mca_notify": (McaNotifyClient, "MCA_NOTIFY_URL"),
+    "population": (PopulationClient, "POPULATION_URL"),
+}
 
 
 class SpecCache:
@@ -59,8 +80,9 @@ class SpecCache:
 class Platform:
     """Everything the process services need, created once per app."""
 
-    def __init__(self, settings: Settings, clients: dict[str, Any] | None = None,
-                 forms_dir: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings, clients: dict[str, Any] | None = None, forms_dir: Path | None = None
+    ) -> None:
         self.settings = settings
         self.specs = SpecCache()
         self.engine = Engine(self.specs.get)
@@ -79,11 +101,13 @@ class Platform:
 def build_clients(settings: Settings) -> dict[str, Any]:
     """One client per external system, configured from settings, logging every call."""
     http = HttpSettings(
-        connect_timeout=settings.HTTP_CONNECT_TIMEOUT, read_timeout=settings.HTTP_READ_TIMEOUT,
-        retries=settings.HTTP_RETRIES, circuit_failures=settings.CIRCUIT_FAILURES,
+        connect_timeout=settings.HTTP_CONNECT_TIMEOUT,
+        read_timeout=settings.HTTP_READ_TIMEOUT,
+        retries=settings.HTTP_RETRIES,
+        circuit_failures=settings.CIRCUIT_FAILURES,
         circuit_reset_seconds=settings.CIRCUIT_RESET_SECONDS,
     )
-    return {"hrss": HrssClient(settings.HRSS_URL, http, sink=record_call)}
+    return {name: cls(getattr(settings, key), http, sink=record_call) for name, (cls, key) in CLIENTS.items()}
 
 
 def init_app(app: Flask, settings: Settings, clients: dict[str, Any] | None = None) -> Platform:

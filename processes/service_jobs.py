@@ -52,37 +52,51 @@ def record_crash(platform: Platform, job_id: int, exc: BaseException) -> None:
         if job.attempts < platform.settings.SERVICE_TASK_MAX_ATTEMPTS:
             job.status = "pending"
             job.available_at = utcnow() + timedelta(
-                seconds=platform.settings.SERVICE_TASK_BACKOFF_SECONDS * (2 ** (job.attempts - 1)))
+                seconds=platform.settings.SERVICE_TASK_BACKOFF_SECONDS * (2 ** (job.attempts - 1))
+            )
             return
         job.status, job.done_at = "dead", utcnow()
         if job.instance_id is None:
             return
         payload = job.payload or {}
-        db.session.add(Incident(
-            instance_id=job.instance_id, task_uuid=payload.get("task_uuid", ""),
-            task_spec=payload.get("task_spec", job.kind), operator=payload.get("operator", job.kind),
-            error_code="INTERNAL_ERROR", message=job.last_error, attempts=job.attempts,
-            traceback="".join(traceback.format_exception(exc))[-8000:],
-        ))
+        db.session.add(
+            Incident(
+                instance_id=job.instance_id,
+                task_uuid=payload.get("task_uuid", ""),
+                task_spec=payload.get("task_spec", job.kind),
+                operator=payload.get("operator", job.kind),
+                error_code="INTERNAL_ERROR",
+                message=job.last_error,
+                attempts=job.attempts,
+                traceback="".join(traceback.format_exception(exc))[-8000:],
+            )
+        )
         instance = db.session.get(ProcessInstance, job.instance_id)
         if instance is not None and instance.status in ACTIVE:
             instance.status = "error"
 
 
 def _finish(job_id: int, status: str, error: str | None = None) -> None:
-    db.session.execute(update(OutboxJob).where(OutboxJob.id == job_id).values(
-        status=status, done_at=utcnow(), last_error=error))
+    db.session.execute(
+        update(OutboxJob).where(OutboxJob.id == job_id).values(status=status, done_at=utcnow(), last_error=error)
+    )
 
 
-def _run_service_task(platform: Platform, job_id: int, instance_id: int, payload: dict[str, Any],
-                      request_id: str | None) -> str:
+def _run_service_task(
+    platform: Platform, job_id: int, instance_id: int, payload: dict[str, Any], request_id: str | None
+) -> str:
     actor = Actor.system(request_id)
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is None or instance.status not in ACTIVE or instance.suspended:
         db.session.rollback()
         with transaction():
-            _finish(job_id, "done", "instance not active" if instance is None or not instance.suspended
-                    else "suspended: requeued on resume")
+            _finish(
+                job_id,
+                "done",
+                "instance not active"
+                if instance is None or not instance.suspended
+                else "suspended: requeued on resume",
+            )
         return "skipped"
     snapshot, version = instance.snapshot, instance.lock_version
     db.session.rollback()
@@ -96,7 +110,8 @@ def _run_service_task(platform: Platform, job_id: int, instance_id: int, payload
     with capture_calls() as calls:
         try:
             result: dict[str, Any] | None = platform.engine.run_service_task(
-                workflow, task, lambda op, params: _call(platform, op, params))
+                workflow, task, lambda op, params: _call(platform, op, params)
+            )
             failure = None
         except ServiceFailure as exc:
             result, failure = None, exc
@@ -121,8 +136,16 @@ def _run_service_task(platform: Platform, job_id: int, instance_id: int, payload
                     platform.engine.script_engine.stash.pop(task.id, None)
         if failure is None:
             _finish(job_id, "done")
-            persist_step(platform, instance, workflow, actor, "service_completed", task_spec=task.task_spec.name,
-                         task_name=task.task_spec.bpmn_name, details={"operator": payload["operator"]})
+            persist_step(
+                platform,
+                instance,
+                workflow,
+                actor,
+                "service_completed",
+                task_spec=task.task_spec.name,
+                task_name=task.task_spec.bpmn_name,
+                details={"operator": payload["operator"]},
+            )
             return "done"
         return _handle_failure(platform, job_id, instance, workflow, task, payload, failure, actor)
 
@@ -138,44 +161,102 @@ def _call(platform: Platform, operator: str, params: dict[str, Any]) -> dict[str
         raise ServiceFailure(exc.code, exc.message, exc.transient, exc.details) from exc
 
 
-def _handle_failure(platform: Platform, job_id: int, instance: ProcessInstance, workflow, task,
-                    payload: dict[str, Any], failure: ServiceFailure, actor: Actor) -> str:
+def retry_policy(platform: Platform, operator: str) -> tuple[int, float]:
+    """(max attempts, backoff base seconds): configuration over the handler's own over the defaults."""
+    settings = platform.settings
+    if operator in settings.retry_overrides:
+        return settings.retry_overrides[operator]
+    op = get_operator(operator)
+    return (
+        op.max_attempts if op and op.max_attempts else settings.SERVICE_TASK_MAX_ATTEMPTS,
+        op.backoff_seconds if op and op.backoff_seconds is not None else settings.SERVICE_TASK_BACKOFF_SECONDS,
+    )
+
+
+def _handle_failure(
+    platform: Platform,
+    job_id: int,
+    instance: ProcessInstance,
+    workflow,
+    task,
+    payload: dict[str, Any],
+    failure: ServiceFailure,
+    actor: Actor,
+) -> str:
     job = db.session.get(OutboxJob, job_id)
     job.attempts += 1
     job.last_error = f"{failure.code}: {failure.message}"[:2000]
-    op = get_operator(payload["operator"])
-    max_attempts = (op.max_attempts if op and op.max_attempts else platform.settings.SERVICE_TASK_MAX_ATTEMPTS)
+    max_attempts, base = retry_policy(platform, payload["operator"])
     if failure.transient and job.attempts < max_attempts:
-        base = op.backoff_seconds if op and op.backoff_seconds else platform.settings.SERVICE_TASK_BACKOFF_SECONDS
         job.status = "pending"
         job.available_at = utcnow() + timedelta(seconds=base * (2 ** (job.attempts - 1)))
-        db.session.add(_event(instance, actor, "service_retry", task.task_spec.name, task.task_spec.bpmn_name,
-                              _failure_details(failure, job.attempts)))
+        db.session.add(
+            _event(
+                instance,
+                actor,
+                "service_retry",
+                task.task_spec.name,
+                task.task_spec.bpmn_name,
+                _failure_details(failure, job.attempts),
+            )
+        )
         after_commit(platform.jobs.notify)
         return "retry"
-    if not failure.transient and platform.engine.throw_error(workflow, task, failure.code, failure.message,
-                                                             failure.details):
+    if not failure.transient and platform.engine.throw_error(
+        workflow, task, failure.code, failure.message, failure.details
+    ):
         _finish(job_id, "done", job.last_error)
-        persist_step(platform, instance, workflow, actor, "bpmn_error", task_spec=task.task_spec.name,
-                     task_name=task.task_spec.bpmn_name, details={"code": failure.code, "message": failure.message})
+        persist_step(
+            platform,
+            instance,
+            workflow,
+            actor,
+            "bpmn_error",
+            task_spec=task.task_spec.name,
+            task_name=task.task_spec.bpmn_name,
+            details={"code": failure.code, "message": failure.message},
+        )
         return "bpmn_error"
     job.status, job.done_at = "dead", utcnow()
-    db.session.add(Incident(
-        instance_id=instance.id, task_uuid=payload["task_uuid"], task_spec=payload["task_spec"],
-        operator=payload["operator"], error_code=failure.code, message=failure.message,
-        traceback="".join(traceback.format_exception(failure))[-8000:], attempts=job.attempts,
-    ))
+    db.session.add(
+        Incident(
+            instance_id=instance.id,
+            task_uuid=payload["task_uuid"],
+            task_spec=payload["task_spec"],
+            operator=payload["operator"],
+            error_code=failure.code,
+            message=failure.message,
+            traceback="".join(traceback.format_exception(failure))[-8000:],
+            attempts=job.attempts,
+        )
+    )
     instance.status = "error"
     instance.updated_at = utcnow()
-    db.session.add(_event(instance, actor, "incident", task.task_spec.name, task.task_spec.bpmn_name,
-                          _failure_details(failure, job.attempts)))
+    db.session.add(
+        _event(
+            instance,
+            actor,
+            "incident",
+            task.task_spec.name,
+            task.task_spec.bpmn_name,
+            _failure_details(failure, job.attempts),
+        )
+    )
     return "incident"
 
 
-def _event(instance: ProcessInstance, actor: Actor, kind: str, spec_name: str, label: str | None,
-           details: dict[str, Any]) -> ProcessEvent:
-    return ProcessEvent(instance_id=instance.id, actor=actor.name, kind=kind, task_spec=spec_name,
-                        task_name=label or spec_name, request_id=actor.request_id, details=details)
+def _event(
+    instance: ProcessInstance, actor: Actor, kind: str, spec_name: str, label: str | None, details: dict[str, Any]
+) -> ProcessEvent:
+    return ProcessEvent(
+        instance_id=instance.id,
+        actor=actor.name,
+        kind=kind,
+        task_spec=spec_name,
+        task_name=label or spec_name,
+        request_id=actor.request_id,
+        details=details,
+    )
 
 
 def _failure_details(failure: ServiceFailure, attempts: int) -> dict[str, Any]:
@@ -192,13 +273,22 @@ def retry_incident(platform: Platform, incident_id: int, actor: Actor) -> Incide
             raise Conflict("INCIDENT_RESOLVED", "故障已处理")
         instance = lock_instance(incident.instance_id)
         incident.status, incident.resolved_at, incident.resolved_by = "resolved", utcnow(), actor.name
-        job = db.session.execute(select(OutboxJob).where(
-            OutboxJob.dedupe_key == f"svc:{incident.task_uuid}")).scalar_one_or_none()
+        job = db.session.execute(
+            select(OutboxJob).where(OutboxJob.dedupe_key == f"svc:{incident.task_uuid}")
+        ).scalar_one_or_none()
         if job is not None:
             job.status, job.attempts, job.available_at, job.done_at = "pending", 0, utcnow(), None
         instance.status = "running"
-        db.session.add(_event(instance, actor, "incident_retry", incident.task_spec, None,
-                              {"incident_id": incident.id, "code": incident.error_code}))
+        db.session.add(
+            _event(
+                instance,
+                actor,
+                "incident_retry",
+                incident.task_spec,
+                None,
+                {"incident_id": incident.id, "code": incident.error_code},
+            )
+        )
         after_commit(platform.jobs.notify)
     return incident
 
@@ -210,9 +300,11 @@ def requeue_service_tasks(platform: Platform, instance_id: int) -> None:
         uuids = [w["task_uuid"] for w in instance.waiting_on if w["kind"] == "service"]
         if not uuids:
             return
-        db.session.execute(update(OutboxJob).where(
-            OutboxJob.dedupe_key.in_([f"svc:{u}" for u in uuids]), OutboxJob.status == "done"
-        ).values(status="pending", available_at=utcnow(), done_at=None))
+        db.session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.dedupe_key.in_([f"svc:{u}" for u in uuids]), OutboxJob.status == "done")
+            .values(status="pending", available_at=utcnow(), done_at=None)
+        )
         after_commit(platform.jobs.notify)
 
 
@@ -221,27 +313,37 @@ def claim_due_timers(platform: Platform, limit: int = 200) -> int:
     now = utcnow()
     due = db.session.execute(
         select(ProcessTimer.id, ProcessTimer.instance_id, ProcessTimer.task_uuid)
-        .where(ProcessTimer.status == "pending", ProcessTimer.due_at <= now).order_by(ProcessTimer.due_at)
+        .where(ProcessTimer.status == "pending", ProcessTimer.due_at <= now)
+        .order_by(ProcessTimer.due_at)
         .limit(limit)
     ).all()
     db.session.rollback()
     claimed = 0
     for timer_id, instance_id, task_uuid in due:
         with transaction():
-            won = db.session.execute(update(ProcessTimer).where(
-                ProcessTimer.id == timer_id, ProcessTimer.status == "pending"
-            ).values(status="fired", fired_at=now)).rowcount
+            won = db.session.execute(
+                update(ProcessTimer)
+                .where(ProcessTimer.id == timer_id, ProcessTimer.status == "pending")
+                .values(status="fired", fired_at=now)
+            ).rowcount
             if won:
-                db.session.add(OutboxJob(kind="fire_timer", instance_id=instance_id,
-                                         dedupe_key=f"timer:{timer_id}", payload={"task_uuid": task_uuid}))
+                db.session.add(
+                    OutboxJob(
+                        kind="fire_timer",
+                        instance_id=instance_id,
+                        dedupe_key=f"timer:{timer_id}",
+                        payload={"task_uuid": task_uuid},
+                    )
+                )
                 claimed += 1
     if claimed and platform.jobs is not None:
         platform.jobs.notify()
     return claimed
 
 
-def _fire_timer(platform: Platform, job_id: int, instance_id: int, payload: dict[str, Any],
-                request_id: str | None) -> str:
+def _fire_timer(
+    platform: Platform, job_id: int, instance_id: int, payload: dict[str, Any], request_id: str | None
+) -> str:
     with transaction():
         job = db.session.get(OutboxJob, job_id)
         instance = lock_instance(instance_id)
@@ -256,6 +358,12 @@ def _fire_timer(platform: Platform, job_id: int, instance_id: int, payload: dict
             return "deferred"
         workflow = platform.engine.load(instance.snapshot)
         _finish(job_id, "done")
-        persist_step(platform, instance, workflow, Actor.system(request_id), "timer_fired",
-                     details={"task_uuid": payload["task_uuid"]})
+        persist_step(
+            platform,
+            instance,
+            workflow,
+            Actor.system(request_id),
+            "timer_fired",
+            details={"task_uuid": payload["task_uuid"]},
+        )
     return "done"

@@ -9,7 +9,17 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select, update
 
-from models import HumanTask, Incident, OutboxJob, ProcessDefinition, ProcessEvent, ProcessInstance, ProcessTimer, db, utcnow
+from models import (
+    HumanTask,
+    Incident,
+    OutboxJob,
+    ProcessDefinition,
+    ProcessEvent,
+    ProcessInstance,
+    ProcessTimer,
+    db,
+    utcnow,
+)
 from processes.engine.runtime import WaitState
 from processes.platform import Platform
 from processes.unit_of_work import after_commit
@@ -46,9 +56,18 @@ def definition_meta(platform: Platform, definition_id: int) -> dict[str, Any]:
     return meta
 
 
-def persist_step(platform: Platform, instance: ProcessInstance, workflow: BpmnWorkflow, actor: Actor,
-                 kind: str, *, task_spec: str | None = None, task_name: str | None = None,
-                 details: dict[str, Any] | None = None, advance: bool = True) -> list[WaitState]:
+def persist_step(
+    platform: Platform,
+    instance: ProcessInstance,
+    workflow: BpmnWorkflow,
+    actor: Actor,
+    kind: str,
+    *,
+    task_spec: str | None = None,
+    task_name: str | None = None,
+    details: dict[str, Any] | None = None,
+    advance: bool = True,
+) -> list[WaitState]:
     """Advance to the next wait states and bring every derived row in step, in the caller's transaction."""
     engine = platform.engine
     waits = engine.advance(workflow) if advance else engine.wait_states(workflow)
@@ -68,63 +87,107 @@ def persist_step(platform: Platform, instance: ProcessInstance, workflow: BpmnWo
         instance.status = "running" if any(w.kind == "service" for w in waits) else "waiting"
 
     gone = [uuid for uuid, w in previous.items() if uuid not in current]
-    _retire(instance, [u for u in gone if previous[u]["kind"] == "user"],
-            [u for u in gone if previous[u]["kind"] == "timer"])
+    _retire(
+        instance,
+        [u for u in gone if previous[u]["kind"] == "user"],
+        [u for u in gone if previous[u]["kind"] == "timer"],
+    )
     new = [w for uuid, w in current.items() if uuid not in previous]
     jobs_added = _create_rows(platform, instance, new, meta, now)
-    db.session.add(ProcessEvent(
-        instance_id=instance.id, at=now, actor=actor.name, kind=kind, task_spec=task_spec, task_name=task_name,
-        details=details or {}, request_id=actor.request_id or instance.request_id,
-    ))
+    db.session.add(
+        ProcessEvent(
+            instance_id=instance.id,
+            at=now,
+            actor=actor.name,
+            kind=kind,
+            task_spec=task_spec,
+            task_name=task_name,
+            details=details or {},
+            request_id=actor.request_id or instance.request_id,
+        )
+    )
     if jobs_added and platform.jobs is not None:
         after_commit(platform.jobs.notify)
     return waits
 
 
 def _has_open_incident(instance_id: int) -> bool:
-    return db.session.execute(
-        select(Incident.id).where(Incident.instance_id == instance_id, Incident.status == "open").limit(1)
-    ).first() is not None
+    return (
+        db.session.execute(
+            select(Incident.id).where(Incident.instance_id == instance_id, Incident.status == "open").limit(1)
+        ).first()
+        is not None
+    )
 
 
 def _retire(instance: ProcessInstance, user_uuids: list[str], timer_uuids: list[str]) -> None:
     if user_uuids:
         db.session.execute(
-            update(HumanTask).where(HumanTask.task_uuid.in_(user_uuids), HumanTask.status == "ready")
-            .values(status="cancelled", completed_at=utcnow()).execution_options(synchronize_session=False)
+            update(HumanTask)
+            .where(HumanTask.task_uuid.in_(user_uuids), HumanTask.status == "ready")
+            .values(status="cancelled", completed_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
     if timer_uuids:
         db.session.execute(
-            update(ProcessTimer).where(ProcessTimer.instance_id == instance.id,
-                                       ProcessTimer.task_uuid.in_(timer_uuids), ProcessTimer.status == "pending")
-            .values(status="cancelled").execution_options(synchronize_session=False)
+            update(ProcessTimer)
+            .where(
+                ProcessTimer.instance_id == instance.id,
+                ProcessTimer.task_uuid.in_(timer_uuids),
+                ProcessTimer.status == "pending",
+            )
+            .values(status="cancelled")
+            .execution_options(synchronize_session=False)
         )
 
 
-def _create_rows(platform: Platform, instance: ProcessInstance, new: list[WaitState], meta: dict[str, Any],
-                 now: datetime) -> bool:
+def _create_rows(
+    platform: Platform, instance: ProcessInstance, new: list[WaitState], meta: dict[str, Any], now: datetime
+) -> bool:
     jobs_added = False
     user_tasks = meta.get("user_tasks", {})
     for wait in new:
         if wait.kind == "user":
             info = user_tasks.get(wait.task_spec, {})
             hours = info.get("due_in_hours") or platform.settings.TASK_DEFAULT_DUE_HOURS
-            db.session.add(HumanTask(
-                task_uuid=wait.task_uuid, instance_id=instance.id, process_key=instance.process_key,
-                business_key=instance.business_key, channel_id=instance.channel_id, task_spec=wait.task_spec,
-                name=wait.name, lane=wait.lane or "", role=info.get("role") or "clerk",
-                approval_level=info.get("approval_level", 0), form_key=info.get("form_key") or "",
-                status="ready", created_at=now, due_at=now + timedelta(hours=hours),
-            ))
+            db.session.add(
+                HumanTask(
+                    task_uuid=wait.task_uuid,
+                    instance_id=instance.id,
+                    process_key=instance.process_key,
+                    business_key=instance.business_key,
+                    channel_id=instance.channel_id,
+                    task_spec=wait.task_spec,
+                    name=wait.name,
+                    lane=wait.lane or "",
+                    role=info.get("role") or "clerk",
+                    approval_level=info.get("approval_level", 0),
+                    form_key=info.get("form_key") or "",
+                    status="ready",
+                    created_at=now,
+                    due_at=now + timedelta(hours=hours),
+                )
+            )
         elif wait.kind == "timer":
-            db.session.add(ProcessTimer(instance_id=instance.id, task_uuid=wait.task_uuid, task_spec=wait.task_spec,
-                                        due_at=datetime.fromisoformat(wait.due).astimezone(UTC)))
+            db.session.add(
+                ProcessTimer(
+                    instance_id=instance.id,
+                    task_uuid=wait.task_uuid,
+                    task_spec=wait.task_spec,
+                    due_at=datetime.fromisoformat(wait.due).astimezone(UTC),
+                )
+            )
         elif wait.kind == "service":
-            db.session.add(OutboxJob(
-                kind="service_task", instance_id=instance.id, dedupe_key=f"svc:{wait.task_uuid}",
-                payload={"task_uuid": wait.task_uuid, "operator": wait.operator, "task_spec": wait.task_spec},
-                request_id=instance.request_id, available_at=now,
-            ))
+            db.session.add(
+                OutboxJob(
+                    kind="service_task",
+                    instance_id=instance.id,
+                    dedupe_key=f"svc:{wait.task_uuid}",
+                    payload={"task_uuid": wait.task_uuid, "operator": wait.operator, "task_spec": wait.task_spec},
+                    request_id=instance.request_id,
+                    available_at=now,
+                )
+            )
             jobs_added = True
     return jobs_added
 

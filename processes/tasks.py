@@ -49,17 +49,21 @@ def list_tasks(actor: Actor, filters: TaskFilter, page: int, per_page: int) -> t
         now = utcnow()
         query = query.where(HumanTask.due_at < now) if filters.overdue else query.where(HumanTask.due_at >= now)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = db.session.execute(
-        query.order_by(HumanTask.due_at, HumanTask.id).offset((page - 1) * per_page).limit(per_page)
-    ).scalars().all()
+    rows = (
+        db.session.execute(query.order_by(HumanTask.due_at, HumanTask.id).offset((page - 1) * per_page).limit(per_page))
+        .scalars()
+        .all()
+    )
     return list(rows), total
 
 
 def get_task(task_id: int, actor: Actor) -> HumanTask:
     """A task the actor may see, or NotFound."""
     task = db.session.get(HumanTask, task_id) if isinstance(task_id, int) else None
-    if task is None or db.session.execute(_visible(select(HumanTask.id).where(HumanTask.id == task_id),
-                                                   actor)).first() is None:
+    if (
+        task is None
+        or db.session.execute(_visible(select(HumanTask.id).where(HumanTask.id == task_id), actor)).first() is None
+    ):
         raise NotFound("TASK_NOT_FOUND", "任务不存在或无权查看", {"task_id": task_id})
     return task
 
@@ -127,6 +131,14 @@ def complete_task(platform: Platform, task_id: int, data: Any, actor: Actor) -> 
         task.status, task.completed_at, task.completed_by = "completed", utcnow(), actor.name
         if not task.assignee:
             task.assignee = actor.name
-        persist_step(platform, instance, workflow, actor, "task_completed", task_spec=task.task_spec,
-                     task_name=task.name, details={"form": form.key, "changes": changes})
+        persist_step(
+            platform,
+            instance,
+            workflow,
+            actor,
+            "task_completed",
+            task_spec=task.task_spec,
+            task_name=task.name,
+            details={"form": form.key, "changes": changes},
+        )
     return task, instance

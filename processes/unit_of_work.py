@@ -18,10 +18,10 @@ from processes.errors import Conflict
 
 log = logging.getLogger(__name__)
 
-_pending_calls: contextvars.ContextVar[list[CallRecord] | None] = contextvars.ContextVar(
-    "pending_calls", default=None)
+_pending_calls: contextvars.ContextVar[list[CallRecord] | None] = contextvars.ContextVar("pending_calls", default=None)
 _after_commit: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
-    "after_commit", default=None)
+    "after_commit", default=None
+)
 
 
 def record_call(record: CallRecord) -> None:

@@ -35,8 +35,14 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate, digest)
 
 
-def upsert_user(username: str, display_name: str, role: str, password: str, service_point: str | None = None,
-                district: str | None = None) -> AppUser:
+def upsert_user(
+    username: str,
+    display_name: str,
+    role: str,
+    password: str,
+    service_point: str | None = None,
+    district: str | None = None,
+) -> AppUser:
     """Create a user, or reset an existing one's password and role (demo data)."""
     if role not in ROLES or role == "applicant":
         raise ValidationFailed("UNKNOWN_ROLE", f"未知角色 {role}")

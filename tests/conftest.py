@@ -23,11 +23,20 @@ from integrations.simulators.server import SimulatorProcess, start_subprocess
 TESTS = Path(__file__).resolve().parent
 ENV_DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ENV_REDIS_URL = os.environ.get("REDIS_URL", "")
-CLEAN_ORDER = ("human_task", "process_event", "process_timer", "outbox_job", "incident", "process_instance",
-               "integration_call", "channel_client", "app_user")
+CLEAN_ORDER = (
+    "human_task",
+    "process_event",
+    "process_timer",
+    "outbox_job",
+    "incident",
+    "process_instance",
+    "integration_call",
+    "channel_client",
+    "app_user",
+)
 
 
-def pytest_report_header(config) -> str:  # noqa: ARG001
+def pytest_report_header(config) -> str:
     """Say which backend this run uses."""
     db = make_url(ENV_DATABASE_URL).get_backend_name() if ENV_DATABASE_URL else "sqlite"
     return f"permitflow backend: database={db} jobs={'rq' if ENV_REDIS_URL else 'eager'}"
@@ -51,7 +60,9 @@ def database_url(tmp_path_factory) -> Iterator[str]:
 
     url = make_url(ENV_DATABASE_URL)
     name = f"permitflow_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin_dsn = f"host={url.host or '127.0.0.1'} port={url.port or 5432} user={url.username or 'postgres'} dbname=postgres"
+    admin_dsn = (
+        f"host={url.host or '127.0.0.1'} port={url.port or 5432} user={url.username or 'postgres'} dbname=postgres"
+    )
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     yield url.set(database=name).render_as_string(hide_password=False)
@@ -62,11 +73,20 @@ def database_url(tmp_path_factory) -> Iterator[str]:
 def settings_for_tests(database_url: str, simulator_url: str, **overrides) -> Settings:
     """Settings for a test app: fast retries, quiet logs, the session's database and simulators."""
     values = {
-        "PERMITFLOW_ENV": "test", "DATABASE_URL": database_url, "SIMULATOR_URL": simulator_url,
-        "JOB_MODE": "rq" if ENV_REDIS_URL else "eager", "REDIS_URL": ENV_REDIS_URL,
-        "JOB_QUEUE": f"permitflow-test-{os.getpid()}", "LOG_JSON": False, "LOG_LEVEL": "WARNING",
-        "HTTP_RETRIES": 0, "HTTP_READ_TIMEOUT": 3.0, "SERVICE_TASK_BACKOFF_SECONDS": 0.01,
-        "SERVICE_TASK_MAX_ATTEMPTS": 3, "CIRCUIT_FAILURES": 1000,
+        "PERMITFLOW_ENV": "test",
+        "DATABASE_URL": database_url,
+        "SIMULATOR_URL": simulator_url,
+        "JOB_MODE": "rq" if ENV_REDIS_URL else "eager",
+        "REDIS_URL": ENV_REDIS_URL,
+        "JOB_QUEUE": f"permitflow-test-{os.getpid()}",
+        "LOG_JSON": False,
+        "LOG_LEVEL": "WARNING",
+        "HTTP_RETRIES": 0,
+        "HTTP_READ_TIMEOUT": 3.0,
+        "SERVICE_TASK_BACKOFF_SECONDS": 0.01,
+        "SERVICE_TASK_MAX_ATTEMPTS": 3,
+        "SERVICE_TASK_RETRY_OVERRIDES": "hrss.check_insurance=3/0.01",
+        "CIRCUIT_FAILURES": 1000,
     }
     values.update(overrides)
     return Settings.from_env(environ={}, **values)

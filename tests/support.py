@@ -22,28 +22,33 @@ def register_key(app, code: str | None = None, kind: str = "channel") -> str:
 
 def person(profile: str = "long", nth: int = 0, rare: bool | None = None):
     """The nth simulated person with an HRSS profile (and optionally a rare-character name)."""
-    matches = [p for p in population() if p.hrss_profile == profile and not p.deceased
-               and (rare is None or p.rare_name == rare)]
+    matches = [
+        p
+        for p in population()
+        if p.hrss_profile == profile and not p.deceased and (rare is None or p.rare_name == rare)
+    ]
     return matches[nth]
 
 
 def application(p, **overrides: Any) -> dict[str, Any]:
     """Registration start-form data for a person."""
-    data = {"id_number": p.id_number, "name": p.name, "mobile": p.mobile, "address": ADDRESS,
-            "reason": "employment"}
+    data = {"id_number": p.id_number, "name": p.name, "mobile": p.mobile, "address": ADDRESS, "reason": "employment"}
     data.update(overrides)
     return data
 
 
-def start_registration(client, key: str, p, business_key: str | None = None, idempotency_key: str | None = None,
-                       **overrides: Any):
+def start_registration(
+    client, key: str, p, business_key: str | None = None, idempotency_key: str | None = None, **overrides: Any
+):
     """POST a residence registration through the channel API."""
     headers = {"X-Api-Key": key}
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
-    return client.post("/api/v1/processes/residence_registration/instances", headers=headers,
-                       json={"business_key": business_key or f"BK-{secrets.token_hex(4)}",
-                             "data": application(p, **overrides)})
+    return client.post(
+        "/api/v1/processes/residence_registration/instances",
+        headers=headers,
+        json={"business_key": business_key or f"BK-{secrets.token_hex(4)}", "data": application(p, **overrides)},
+    )
 
 
 def clerk(name: str = "clerk01") -> Actor:
@@ -59,9 +64,9 @@ def ready_task(app, instance_public_id: str, role: str = "clerk"):
 
     with app.app_context():
         return db.session.execute(
-            select(HumanTask).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-            .where(ProcessInstance.public_id == instance_public_id, HumanTask.status == "ready",
-                   HumanTask.role == role)
+            select(HumanTask)
+            .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+            .where(ProcessInstance.public_id == instance_public_id, HumanTask.status == "ready", HumanTask.role == role)
         ).scalar_one()
 
 

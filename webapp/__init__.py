@@ -58,8 +58,12 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
     if settings.is_sqlite:
         # The busy timeout lets concurrent writers queue instead of failing at once.
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_size": settings.DATABASE_POOL_SIZE, "max_overflow": settings.DATABASE_POOL_SIZE,
-            "pool_pre_ping": True, "pool_recycle": 1800}
+    return {
+        "pool_size": settings.DATABASE_POOL_SIZE,
+        "max_overflow": settings.DATABASE_POOL_SIZE,
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+    }
 
 
 _pragmas_installed = False
@@ -95,9 +99,18 @@ def _register_request_ids(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         started = g.get("request_started")
         if started is not None:
-            log.info("%s %s %s", request.method, request.path, response.status_code,
-                     extra={"method": request.method, "path": request.path, "status": response.status_code,
-                            "ms": round((time.perf_counter() - started) * 1000, 1)})
+            log.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
         return response
 
     @app.teardown_request

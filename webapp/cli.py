@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from config import ConfigError, Settings, settings_table_markdown
+from integrations.crypto.cli import crypto
 
 
 def _app(**overrides):
@@ -78,8 +79,13 @@ def web(host: str | None, port: int | None) -> None:
     app = _app()
     settings = app.config["PERMITFLOW_SETTINGS"]
     _start_in_process_jobs(app)
-    serve(app, host=host or settings.WEB_HOST, port=port or settings.WEB_PORT, threads=settings.WEB_THREADS,
-          ident="permitflow")
+    serve(
+        app,
+        host=host or settings.WEB_HOST,
+        port=port or settings.WEB_PORT,
+        threads=settings.WEB_THREADS,
+        ident="permitflow",
+    )
 
 
 def _start_in_process_jobs(app) -> None:
@@ -184,7 +190,7 @@ def run(port: int | None, simulator_port: int) -> None:
 
     sim = start_subprocess(simulator_port)
     try:
-        app = _app(SIMULATOR_URL=sim.url, HRSS_URL="")
+        app = _app(SIMULATOR_URL=sim.url)
         settings = app.config["PERMITFLOW_SETTINGS"]
         with app.app_context():
             upgrade()
@@ -197,18 +203,15 @@ def run(port: int | None, simulator_port: int) -> None:
         url = f"http://{settings.WEB_HOST}:{port or settings.WEB_PORT}"
         click.echo(f"\nPermitFlow: {url}   simulators: {sim.url}   API: {url}/api/v1/openapi.json")
         click.echo("Ctrl+C stops everything.\n")
-        serve(app, host=settings.WEB_HOST, port=port or settings.WEB_PORT, threads=settings.WEB_THREADS,
-              ident="permitflow")
+        serve(
+            app,
+            host=settings.WEB_HOST,
+            port=port or settings.WEB_PORT,
+            threads=settings.WEB_THREADS,
+            ident="permitflow",
+        )
     finally:
         sim.stop()
 
 
-def _mount_optional_groups() -> None:
-    try:
-        from integrations.crypto.cli import crypto
-    except ImportError:  # the crypto CLI is optional until its module lands
-        return
-    main.add_command(crypto)
-
-
-_mount_optional_groups()
+main.add_command(crypto)

@@ -220,11 +220,7 @@ def generate() -> PrivateKey:
     ctx = lib.EVP_PKEY_CTX_new_from_name(None, b"SM2", None)
     try:
         out = ctypes.c_void_p()
-        if (
-            not ctx
-            or lib.EVP_PKEY_keygen_init(ctx) != 1
-            or lib.EVP_PKEY_generate(ctx, ctypes.byref(out)) != 1
-        ):
+        if not ctx or lib.EVP_PKEY_keygen_init(ctx) != 1 or lib.EVP_PKEY_generate(ctx, ctypes.byref(out)) != 1:
             raise SM2Error(f"SM2 key generation failed: {lib.errors()}")
         return PrivateKey(_PKey(lib, out.value, "SM2 key generation"))
     finally:

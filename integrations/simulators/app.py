@@ -33,8 +33,17 @@ def create_simulator_app(seed: int = 20260101) -> Flask:
         sim_postal,
         sim_sms,
     )
-    for system in (sim_elicence, sim_housing, sim_photo, sim_sms, sim_card_factory, sim_postal, sim_mca,
-                   sim_population):
+
+    for system in (
+        sim_elicence,
+        sim_housing,
+        sim_photo,
+        sim_sms,
+        sim_card_factory,
+        sim_postal,
+        sim_mca,
+        sim_population,
+    ):
         app.register_blueprint(system.blueprint)
 
     @app.get("/healthz")
@@ -105,11 +114,21 @@ def list_faults() -> Any:
 @admin.get("/persons")
 def persons() -> Any:
     """The seeded population (for demos and tests)."""
-    return {"persons": [
-        {"id_number": p.id_number, "name": p.name, "gender": p.gender, "birth_date": p.birth_date,
-         "mobile": p.mobile, "hrss_profile": p.hrss_profile, "rare_name": p.rare_name, "deceased": p.deceased}
-        for p in population(current_app.config["SIM_SEED"])
-    ]}
+    return {
+        "persons": [
+            {
+                "id_number": p.id_number,
+                "name": p.name,
+                "gender": p.gender,
+                "birth_date": p.birth_date,
+                "mobile": p.mobile,
+                "hrss_profile": p.hrss_profile,
+                "rare_name": p.rare_name,
+                "deceased": p.deceased,
+            }
+            for p in population(current_app.config["SIM_SEED"])
+        ]
+    }
 
 
 @hrss.post("/v1/insurance/status")
@@ -129,7 +148,13 @@ def insurance_status() -> Any:
     history = contribution_history(person, as_of) if person else []
     months = consecutive_months(history)
     status = "none" if not history else ("suspended" if not history[-1]["paid"] else "active")
-    return _guarded("hrss.insurance_status", {
-        "insured": bool(history), "status": status, "consecutive_months": months,
-        "history": history, "as_of": as_of.isoformat(),
-    })
+    return _guarded(
+        "hrss.insurance_status",
+        {
+            "insured": bool(history),
+            "status": status,
+            "consecutive_months": months,
+            "history": history,
+            "as_of": as_of.isoformat(),
+        },
+    )

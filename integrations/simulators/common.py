@@ -178,8 +178,9 @@ class Store:
         self._by_ref: dict[str, tuple[str, dict[str, Any]]] = {}
         self._by_id: dict[str, dict[str, Any]] = {}
 
-    def remember(self, ref: str, body: dict[str, Any],
-                 create: Callable[[str], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    def remember(
+        self, ref: str, body: dict[str, Any], create: Callable[[str], dict[str, Any]]
+    ) -> tuple[dict[str, Any], bool]:
         """(record, duplicate): the record made for `ref`, created with a new id on the first call."""
         fingerprint = json.dumps(body, sort_keys=True, ensure_ascii=False)
         with self._lock:

@@ -49,8 +49,9 @@ def start_subprocess(port: int | None = None, seed: int = 20260101, timeout: flo
     """Start `permitflow simulators` in a subprocess and wait until it answers."""
     port = port or free_port()
     code = f"from integrations.simulators.server import serve; serve({port}, seed={seed})"
-    process = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -19,8 +19,10 @@ def _card(card: Any, n: int) -> dict[str, Any]:
         raise Invalid("INVALID_CARD", f"cards[{n}] must be an object", 422)
     try:
         return {
-            "permit_no": common.text(card, "permit_no", max_len=32), "id_number": common.id_number(card),
-            "name": common.text(card, "name", max_len=50), "photo_sm3": common.sm3_field(card, "photo_sm3"),
+            "permit_no": common.text(card, "permit_no", max_len=32),
+            "id_number": common.id_number(card),
+            "name": common.text(card, "name", max_len=50),
+            "photo_sm3": common.sm3_field(card, "photo_sm3"),
             "valid_until": common.iso_date(card.get("valid_until"), "valid_until").isoformat(),
             "rare_chars_ready": common.flag(card, "rare_chars_ready"),
         }
@@ -60,15 +62,33 @@ def export_batch() -> Any:
         results = []
         for n, card in enumerate(cards, start=1):
             made, reason = outcome(card)
-            results.append({"permit_no": card["permit_no"], "outcome": made, "reason": reason,
-                            "card_no": f"SHJZ{batch_id[-6:]}{n:04d}" if made == "made" else None})
-        return {"id": batch_id, "batch_ref": batch_ref, "express": express, "received_at": common.now(),
-                "results": results}
+            results.append(
+                {
+                    "permit_no": card["permit_no"],
+                    "outcome": made,
+                    "reason": reason,
+                    "card_no": f"SHJZ{batch_id[-6:]}{n:04d}" if made == "made" else None,
+                }
+            )
+        return {
+            "id": batch_id,
+            "batch_ref": batch_ref,
+            "express": express,
+            "received_at": common.now(),
+            "results": results,
+        }
 
     record, duplicate = common.store("card_factory.batches", "BATCH").remember(batch_ref, body, create)
-    return _guarded("card_factory.export", {"batch_id": record["id"], "batch_ref": batch_ref,
-                                            "accepted": len(record["results"]),
-                                            "received_at": record["received_at"], "duplicate": duplicate})
+    return _guarded(
+        "card_factory.export",
+        {
+            "batch_id": record["id"],
+            "batch_ref": batch_ref,
+            "accepted": len(record["results"]),
+            "received_at": record["received_at"],
+            "duplicate": duplicate,
+        },
+    )
 
 
 @blueprint.get("/v1/batches/<batch_id>/results")
@@ -77,5 +97,7 @@ def batch_results(batch_id: str) -> Any:
     record = common.store("card_factory.batches", "BATCH").get(batch_id)
     results = record["results"]
     made = sum(1 for r in results if r["outcome"] == "made")
-    return _guarded("card_factory.results", {"batch_id": batch_id, "status": "completed", "results": results,
-                                             "made": made, "failed": len(results) - made})
+    return _guarded(
+        "card_factory.results",
+        {"batch_id": batch_id, "status": "completed", "results": results, "made": made, "failed": len(results) - made},
+    )

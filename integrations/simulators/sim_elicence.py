@@ -18,10 +18,15 @@ def licence_json(person: Person, licence: LicenceRecord, today: date) -> dict[st
     """A licence as the library describes it (status as of today)."""
     expired = licence.valid_until is not None and date.fromisoformat(licence.valid_until) < today
     return {
-        "licence_no": licence.licence_no, "type_code": licence.type_code,
-        "type_name": LICENCE_TYPES[licence.type_code], "holder_name": person.name, "issuer": licence.issuer,
-        "issued_on": licence.issued_on, "valid_until": licence.valid_until,
-        "status": "expired" if expired else "valid", "details": dict(licence.details),
+        "licence_no": licence.licence_no,
+        "type_code": licence.type_code,
+        "type_name": LICENCE_TYPES[licence.type_code],
+        "holder_name": person.name,
+        "issuer": licence.issuer,
+        "issued_on": licence.issued_on,
+        "valid_until": licence.valid_until,
+        "status": "expired" if expired else "valid",
+        "details": dict(licence.details),
     }
 
 
@@ -48,10 +53,17 @@ def fetch_licence_file() -> Any:
     if person is None or licence is None:
         raise Invalid("LICENCE_NOT_FOUND", "the holder has no such licence", 404)
     data = licence_file(licence)
-    return _guarded("elicence.licence_file", {
-        "licence": licence_json(person, licence, date.today()), "file_name": f"{licence_no}.pdf",
-        "mime": "application/pdf", "content": common.b64(data), "sm3": sm3_hex(data), "size": len(data),
-    })
+    return _guarded(
+        "elicence.licence_file",
+        {
+            "licence": licence_json(person, licence, date.today()),
+            "file_name": f"{licence_no}.pdf",
+            "mime": "application/pdf",
+            "content": common.b64(data),
+            "sm3": sm3_hex(data),
+            "size": len(data),
+        },
+    )
 
 
 @blueprint.post("/v1/pushes")
@@ -69,15 +81,27 @@ def push_permit() -> Any:
 
     def create(push_id: str) -> dict[str, Any]:
         status, reason = _verdict(id_no, name)
-        return {"id": push_id, "permit_no": permit_no, "status": status, "reason": reason,
-                "licence_no": f"DZZZ09{push_id[-6:]}" if status == "issued" else None,
-                "updated_at": common.now()}
+        return {
+            "id": push_id,
+            "permit_no": permit_no,
+            "status": status,
+            "reason": reason,
+            "licence_no": f"DZZZ09{push_id[-6:]}" if status == "issued" else None,
+            "updated_at": common.now(),
+        }
 
     # A re-endorsed permit is a new licence version: the reference includes the new end of validity.
-    record, duplicate = common.store("elicence.pushes", "PUSH").remember(
-        f"{permit_no}/{valid_until}", body, create)
-    return _guarded("elicence.push", {"push_id": record["id"], "permit_no": permit_no, "status": "received",
-                                      "received_at": record["updated_at"], "duplicate": duplicate})
+    record, duplicate = common.store("elicence.pushes", "PUSH").remember(f"{permit_no}/{valid_until}", body, create)
+    return _guarded(
+        "elicence.push",
+        {
+            "push_id": record["id"],
+            "permit_no": permit_no,
+            "status": "received",
+            "received_at": record["updated_at"],
+            "duplicate": duplicate,
+        },
+    )
 
 
 def _verdict(id_no: str, name: str) -> tuple[str, str | None]:
@@ -95,7 +119,14 @@ def _verdict(id_no: str, name: str) -> tuple[str, str | None]:
 def push_status(push_id: str) -> Any:
     """Where a pushed permit e-licence stands: issued (with a licence number) or rejected (with a reason)."""
     record = common.store("elicence.pushes", "PUSH").get(push_id)
-    return _guarded("elicence.push_status", {
-        "push_id": push_id, "permit_no": record["permit_no"], "status": record["status"],
-        "reason": record["reason"], "licence_no": record["licence_no"], "updated_at": record["updated_at"],
-    })
+    return _guarded(
+        "elicence.push_status",
+        {
+            "push_id": push_id,
+            "permit_no": record["permit_no"],
+            "status": record["status"],
+            "reason": record["reason"],
+            "licence_no": record["licence_no"],
+            "updated_at": record["updated_at"],
+        },
+    )

@@ -17,10 +17,15 @@ SEARCH_LIMIT_MAX = 20
 def house_json(house: House) -> dict[str, Any]:
     """A house as the housing data describes it."""
     return {
-        "house_id": house.house_id, "address_code": house.address_code, "address": house.address,
-        "district": house.district, "property_status": house.property_status,
-        "occupant_count": len(house.occupants), "legality": house.legality,
-        "stability_rating": house.stability_rating, "area_m2": house.area_m2,
+        "house_id": house.house_id,
+        "address_code": house.address_code,
+        "address": house.address,
+        "district": house.district,
+        "property_status": house.property_status,
+        "occupant_count": len(house.occupants),
+        "legality": house.legality,
+        "stability_rating": house.stability_rating,
+        "area_m2": house.area_m2,
     }
 
 
@@ -51,11 +56,16 @@ def search_houses() -> Any:
         raise Invalid("QUERY_TOO_SHORT", "the partial address needs at least 2 characters", 422)
     limit = common.integer(body.get("limit", 10), "limit", 1, SEARCH_LIMIT_MAX)
     matches = [h for h in houses() if query in h.address]
-    return _guarded("housing.search", {
-        "candidates": [{"house_id": h.house_id, "address_code": h.address_code, "address": h.address}
-                       for h in matches[:limit]],
-        "total": len(matches), "truncated": len(matches) > limit,
-    })
+    return _guarded(
+        "housing.search",
+        {
+            "candidates": [
+                {"house_id": h.house_id, "address_code": h.address_code, "address": h.address} for h in matches[:limit]
+            ],
+            "total": len(matches),
+            "truncated": len(matches) > limit,
+        },
+    )
 
 
 @blueprint.get("/v1/houses/<house_id>/occupants")
@@ -65,9 +75,12 @@ def house_occupants(house_id: str) -> Any:
     everyone = common.persons()
     first_role = "owner" if house.property_status == "owned" else "tenant"
     occupants = [
-        {"id_number": everyone[i].id_number, "name": everyone[i].name,
-         "role": first_role if n == 0 else "co_resident", "registered_on": registered_on(i)}
+        {
+            "id_number": everyone[i].id_number,
+            "name": everyone[i].name,
+            "role": first_role if n == 0 else "co_resident",
+            "registered_on": registered_on(i),
+        }
         for n, i in enumerate(house.occupants)
     ]
-    return _guarded("housing.occupants", {"house_id": house.house_id, "occupants": occupants,
-                                          "count": len(occupants)})
+    return _guarded("housing.occupants", {"house_id": house.house_id, "occupants": occupants, "count": len(occupants)})

@@ -10,8 +10,12 @@ from integrations.simulators.common import Invalid
 
 blueprint = common.blueprint("sim_mca", "/mca")
 
-NOTICE_TYPES = {"issuance": "证件发放通知", "production": "制证进度通知",
-                "temp_card_return": "临时证件退证通知", "deregistration": "居住登记注销通知"}
+NOTICE_TYPES = {
+    "issuance": "证件发放通知",
+    "production": "制证进度通知",
+    "temp_card_return": "临时证件退证通知",
+    "deregistration": "居住登记注销通知",
+}
 
 
 @blueprint.post("/v1/notifications")
@@ -33,5 +37,12 @@ def notify() -> Any:
         return {"id": receipt_no, "received_at": common.now()}
 
     record, duplicate = common.store("mca.notices", "MCA").remember(notice_id, body, create)
-    return _guarded("mca.notify", {"receipt_no": record["id"], "notice_id": notice_id,
-                                   "received_at": record["received_at"], "duplicate": duplicate})
+    return _guarded(
+        "mca.notify",
+        {
+            "receipt_no": record["id"],
+            "notice_id": notice_id,
+            "received_at": record["received_at"],
+            "duplicate": duplicate,
+        },
+    )

@@ -25,10 +25,16 @@ def sscard_photo() -> Any:
     profile = photo_profile(person)
     if profile is None:
         raise Invalid("PHOTO_NOT_FOUND", "the person has no social-security-card photo", 404)
-    return _guarded("photo.sscard_photo", {
-        "content": common.b64(profile.content), "mime": "image/jpeg", "taken_at": profile.taken_at,
-        "sm3": sm3_hex(profile.content), "size": len(profile.content),
-    })
+    return _guarded(
+        "photo.sscard_photo",
+        {
+            "content": common.b64(profile.content),
+            "mime": "image/jpeg",
+            "taken_at": profile.taken_at,
+            "sm3": sm3_hex(profile.content),
+            "size": len(profile.content),
+        },
+    )
 
 
 def review_verdict(person: Person, photo: bytes) -> tuple[bool, int, list[str]]:
@@ -53,5 +59,13 @@ def review() -> Any:
     if not photo.startswith(IMAGE_MAGIC[mime]):
         raise Invalid("INVALID_IMAGE", f"the content is not a {mime} image", 422)
     passed, score, reasons = review_verdict(person, photo)
-    return _guarded("photo.review", {"passed": passed, "score": score, "reasons": reasons,
-                                     "photo_sm3": sm3_hex(photo), "reviewed_at": common.now()})
+    return _guarded(
+        "photo.review",
+        {
+            "passed": passed,
+            "score": score,
+            "reasons": reasons,
+            "photo_sm3": sm3_hex(photo),
+            "reviewed_at": common.now(),
+        },
+    )

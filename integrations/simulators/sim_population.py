@@ -21,8 +21,14 @@ def deaths(since: str) -> list[dict[str, Any]]:
     for person in common.persons():
         record = death_record(person)
         if record is not None and record[1] >= since:
-            items.append({"id_number": person.id_number, "name": person.name, "date_of_death": record[0],
-                          "reported_on": record[1]})
+            items.append(
+                {
+                    "id_number": person.id_number,
+                    "name": person.name,
+                    "date_of_death": record[0],
+                    "reported_on": record[1],
+                }
+            )
     return sorted(items, key=lambda item: (item["reported_on"], item["id_number"]))
 
 
@@ -34,7 +40,13 @@ def death_list() -> Any:
     page_size = common.integer(request.args.get("page_size", "100"), "page_size", 1, PAGE_SIZE_MAX)
     items = deaths(since)
     start = (page - 1) * page_size
-    return _guarded("population.deaths", {
-        "items": items[start:start + page_size], "page": page, "page_size": page_size, "total": len(items),
-        "has_more": start + page_size < len(items),
-    })
+    return _guarded(
+        "population.deaths",
+        {
+            "items": items[start : start + page_size],
+            "page": page,
+            "page_size": page_size,
+            "total": len(items),
+            "has_more": start + page_size < len(items),
+        },
+    )

@@ -20,13 +20,16 @@ blueprint = common.blueprint("sim_sms", "/sms")
 
 # Template code → (text, parameters). The platform keeps the texts; callers send only codes and values.
 TEMPLATES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "REG_SUBMITTED": ("【上海居住证】{name}您好，您的居住登记申请（{business_no}）已提交成功。",
-                      ("name", "business_no")),
+    "REG_SUBMITTED": (
+        "【上海居住证】{name}您好，您的居住登记申请（{business_no}）已提交成功。",
+        ("name", "business_no"),
+    ),
     "PRODUCTION_PROGRESS": ("【上海居住证】{name}您好，您的居住证制证进度：{stage}。", ("name", "stage")),
-    "ENDORSE_REMIND": ("【上海居住证】{name}您好，您的居住证将于{due_date}到期，请及时办理签注。",
-                       ("name", "due_date")),
-    "MATERIALS_SUPPLEMENT": ("【上海居住证】{name}您好，请补充以下材料：{materials}。",
-                             ("name", "materials")),
+    "ENDORSE_REMIND": (
+        "【上海居住证】{name}您好，您的居住证将于{due_date}到期，请及时办理签注。",
+        ("name", "due_date"),
+    ),
+    "MATERIALS_SUPPLEMENT": ("【上海居住证】{name}您好，请补充以下材料：{materials}。", ("name", "materials")),
     "CARD_READY": ("【上海居住证】{name}您好，您的居住证已制作完成，请到{office}领取。", ("name", "office")),
     "CARD_ISSUED": ("【上海居住证】{name}您好，您的居住证（{permit_no}）已发放。", ("name", "permit_no")),
     "VERIFY_CODE": ("【上海居住证】您的验证码为{code}，5分钟内有效。", ("code",)),
@@ -112,20 +115,38 @@ def send() -> Any:
     def create(msg_id: str) -> dict[str, Any]:
         # The platform knows the numbers in service: those of the seeded population.
         in_service = any(p.mobile == mobile for p in common.persons())
-        return {"id": msg_id, "client_msg_id": client_msg_id, "accepted_at": common.now(),
-                "status": "delivered" if in_service else "failed",
-                "error_code": None if in_service else "EMPTY_NUMBER", "reported_at": common.now()}
+        return {
+            "id": msg_id,
+            "client_msg_id": client_msg_id,
+            "accepted_at": common.now(),
+            "status": "delivered" if in_service else "failed",
+            "error_code": None if in_service else "EMPTY_NUMBER",
+            "reported_at": common.now(),
+        }
 
     record, duplicate = messages.remember(client_msg_id, body, create)
     if callback_url and not duplicate:
         threading.Thread(target=_report, args=(callback_url, _delivery(record)), daemon=True).start()
-    return _guarded("sms.send", {"msg_id": record["id"], "client_msg_id": client_msg_id, "status": "accepted",
-                                 "accepted_at": record["accepted_at"], "duplicate": duplicate})
+    return _guarded(
+        "sms.send",
+        {
+            "msg_id": record["id"],
+            "client_msg_id": client_msg_id,
+            "status": "accepted",
+            "accepted_at": record["accepted_at"],
+            "duplicate": duplicate,
+        },
+    )
 
 
 def _delivery(record: dict[str, Any]) -> dict[str, Any]:
-    return {"msg_id": record["id"], "client_msg_id": record["client_msg_id"], "status": record["status"],
-            "error_code": record["error_code"], "reported_at": record["reported_at"]}
+    return {
+        "msg_id": record["id"],
+        "client_msg_id": record["client_msg_id"],
+        "status": record["status"],
+        "error_code": record["error_code"],
+        "reported_at": record["reported_at"],
+    }
 
 
 def _report(url: str, report: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser, VALIDATOR
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from handlers.registry import Operator
 from processes.errors import DeploymentError
@@ -20,8 +20,12 @@ from processes.roles import is_system_lane, role_for_lane
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/", "http://www.omg.org/spec/DMN/20180521/MODEL/",
-                  "https://www.omg.org/spec/DMN/20230324/MODEL/", "http://www.omg.org/spec/DMN/20151101/dmn.xsd")
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "https://www.omg.org/spec/DMN/20230324/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+)
 
 
 RESERVED_IDS = {"Start", "End", "Root"}
@@ -59,8 +63,11 @@ def _xml(source: str, file_name: str) -> etree._Element:
     try:
         return etree.fromstring(source.encode("utf-8"), parser=etree.XMLParser(resolve_entities=False))
     except etree.XMLSyntaxError as exc:
-        raise DeploymentError("XML_INVALID", f"{file_name} 不是合法的XML: {exc}",
-                              {"problems": [{"code": "XML_INVALID", "message": str(exc), "element": ""}]}) from exc
+        raise DeploymentError(
+            "XML_INVALID",
+            f"{file_name} 不是合法的XML: {exc}",
+            {"problems": [{"code": "XML_INVALID", "message": str(exc), "element": ""}]},
+        ) from exc
 
 
 def parse_decision(source: str, file_name: str) -> ParsedDecision:
@@ -78,13 +85,21 @@ def parse_decision(source: str, file_name: str) -> ParsedDecision:
             if not dmn.decision.decisionTables:
                 raise ValidationException(f"decision {dmn_id} has no decision table")
     except ValidationException as exc:
-        raise DeploymentError("DMN_INVALID", f"{file_name} 校验失败: {exc}",
-                              {"problems": [{"code": "DMN_INVALID", "message": str(exc), "element": ""}]}) from exc
+        raise DeploymentError(
+            "DMN_INVALID",
+            f"{file_name} 校验失败: {exc}",
+            {"problems": [{"code": "DMN_INVALID", "message": str(exc), "element": ""}]},
+        ) from exc
     return ParsedDecision(key=root.get("id") or file_name, name=root.get("name") or file_name, decision_ids=ids)
 
 
-def parse_process(source: str, file_name: str, decisions: Mapping[str, str], operators: Mapping[str, Operator],
-                  forms: Mapping[str, FormDefinition]) -> ParsedProcess:
+def parse_process(
+    source: str,
+    file_name: str,
+    decisions: Mapping[str, str],
+    operators: Mapping[str, Operator],
+    forms: Mapping[str, FormDefinition],
+) -> ParsedProcess:
     """Validate a BPMN file and return its specs; DeploymentError lists every problem found."""
     root = _xml(source, file_name)
     parser = SpiffBpmnParser(validator=VALIDATOR)
@@ -94,27 +109,44 @@ def parse_process(source: str, file_name: str, decisions: Mapping[str, str], ope
             parser.add_dmn_str(dmn_source, dmn_name)
         parser.add_bpmn_xml(root, file_name)
     except ValidationException as exc:
-        raise DeploymentError("BPMN_SCHEMA", f"{file_name} 不符合BPMN规范: {exc}",
-                              {"problems": [{"code": "BPMN_SCHEMA", "message": str(exc), "element": ""}]}) from exc
+        raise DeploymentError(
+            "BPMN_SCHEMA",
+            f"{file_name} 不符合BPMN规范: {exc}",
+            {"problems": [{"code": "BPMN_SCHEMA", "message": str(exc), "element": ""}]},
+        ) from exc
     key = _main_process_id(parser, root, file_name)
     reserved = [el.get("id") for el in root.iter() if el.get("id") in RESERVED_IDS]
     if reserved:
         # SpiffWorkflow names its own start/end specs so; an element with that id silently empties the process.
-        raise DeploymentError("RESERVED_ID", f"{file_name} 使用了保留的元素标识: {', '.join(reserved)}",
-                              {"problems": [{"code": "RESERVED_ID", "message": f"元素标识 {r} 为引擎保留", "element": r}
-                                            for r in reserved]})
+        raise DeploymentError(
+            "RESERVED_ID",
+            f"{file_name} 使用了保留的元素标识: {', '.join(reserved)}",
+            {
+                "problems": [
+                    {"code": "RESERVED_ID", "message": f"元素标识 {r} 为引擎保留", "element": r} for r in reserved
+                ]
+            },
+        )
     try:
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
     except ValidationException as exc:
-        raise DeploymentError("BPMN_INVALID", f"{file_name} 解析失败: {exc}",
-                              {"problems": [{"code": "BPMN_INVALID", "message": str(exc),
-                                             "element": getattr(exc, "id", "") or ""}]}) from exc
+        raise DeploymentError(
+            "BPMN_INVALID",
+            f"{file_name} 解析失败: {exc}",
+            {"problems": [{"code": "BPMN_INVALID", "message": str(exc), "element": getattr(exc, "id", "") or ""}]},
+        ) from exc
     properties = _process_properties(root, key)
     public = [v.strip() for v in properties.get("publicVariables", "").split(",") if v.strip()]
     start_form = properties.get("startForm") or None
-    parsed = ParsedProcess(key=key, name=spec.description or key, spec=spec, subprocess_specs=subprocess_specs,
-                           public_variables=public, start_form=start_form)
+    parsed = ParsedProcess(
+        key=key,
+        name=spec.description or key,
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        public_variables=public,
+        start_form=start_form,
+    )
     if start_form and start_form not in forms:
         _problem(problems, "UNKNOWN_FORM", f"流程的启动表单 {start_form} 不存在", key)
     for process_spec in [spec, *subprocess_specs.values()]:
@@ -130,9 +162,11 @@ def _main_process_id(parser: SpiffBpmnParser, root: etree._Element, file_name: s
     called = {el.get("calledElement") for el in root.iter(f"{{{BPMN_NS}}}callActivity")}
     candidates = [pid for pid in parser.get_process_ids() if pid not in called]
     if len(candidates) != 1:
-        raise DeploymentError("PROCESS_COUNT", f"{file_name} 应当恰有一个可执行的主流程，实际为{len(candidates)}个",
-                              {"problems": [{"code": "PROCESS_COUNT", "message": ",".join(candidates),
-                                             "element": ""}]})
+        raise DeploymentError(
+            "PROCESS_COUNT",
+            f"{file_name} 应当恰有一个可执行的主流程，实际为{len(candidates)}个",
+            {"problems": [{"code": "PROCESS_COUNT", "message": ",".join(candidates), "element": ""}]},
+        )
     return candidates[0]
 
 
@@ -148,32 +182,50 @@ def _process_properties(root: etree._Element, key: str) -> dict[str, str]:
     return {}
 
 
-def _check_tasks(process_spec: Any, operators: Mapping[str, Operator], forms: Mapping[str, FormDefinition],
-                 parsed: ParsedProcess, problems: list[dict[str, str]]) -> None:
+def _check_tasks(
+    process_spec: Any,
+    operators: Mapping[str, Operator],
+    forms: Mapping[str, FormDefinition],
+    parsed: ParsedProcess,
+    problems: list[dict[str, str]],
+) -> None:
     for name, task_spec in process_spec.task_specs.items():
         label = getattr(task_spec, "bpmn_name", None) or name
         if isinstance(task_spec, ServiceTask):
             op = operators.get(task_spec.operation_name)
             if op is None:
-                _problem(problems, "UNKNOWN_OPERATOR",
-                         f"服务任务“{label}”的操作 {task_spec.operation_name} 没有注册的处理程序", name)
+                _problem(
+                    problems,
+                    "UNKNOWN_OPERATOR",
+                    f"服务任务“{label}”的操作 {task_spec.operation_name} 没有注册的处理程序",
+                    name,
+                )
                 continue
             parsed.operators.append(op.name)
             given = set(task_spec.operation_params)
             unknown = given - set(op.params)
             if unknown:
-                _problem(problems, "UNKNOWN_PARAMETER",
-                         f"服务任务“{label}”传入了处理程序不接受的参数: {', '.join(sorted(unknown))}", name)
+                _problem(
+                    problems,
+                    "UNKNOWN_PARAMETER",
+                    f"服务任务“{label}”传入了处理程序不接受的参数: {', '.join(sorted(unknown))}",
+                    name,
+                )
             missing = {p for p in op.required_params if p not in given}
             if missing:
-                _problem(problems, "MISSING_PARAMETER",
-                         f"服务任务“{label}”缺少参数: {', '.join(sorted(missing))}", name)
+                _problem(
+                    problems, "MISSING_PARAMETER", f"服务任务“{label}”缺少参数: {', '.join(sorted(missing))}", name
+                )
         elif isinstance(task_spec, UserTask):
             properties = task_spec.extensions.get("properties", {})
             role = role_for_lane(task_spec.lane)
             if role is None or is_system_lane(task_spec.lane):
-                _problem(problems, "UNKNOWN_LANE",
-                         f"用户任务“{label}”所在泳道“{task_spec.lane or '（无）'}”不对应任何角色", name)
+                _problem(
+                    problems,
+                    "UNKNOWN_LANE",
+                    f"用户任务“{label}”所在泳道“{task_spec.lane or '（无）'}”不对应任何角色",
+                    name,
+                )
             form_key = properties.get("formKey")
             if not form_key:
                 _problem(problems, "MISSING_FORM", f"用户任务“{label}”未指定表单（formKey）", name)
@@ -183,10 +235,15 @@ def _check_tasks(process_spec: Any, operators: Mapping[str, Operator], forms: Ma
                 if prop in properties and not str(properties[prop]).isdigit():
                     _problem(problems, "BAD_PROPERTY", f"用户任务“{label}”的 {prop} 应为非负整数", name)
             parsed.user_tasks[name] = {
-                "name": label, "lane": task_spec.lane, "role": role, "form_key": form_key,
+                "name": label,
+                "lane": task_spec.lane,
+                "role": role,
+                "form_key": form_key,
                 "approval_level": int(properties.get("approvalLevel", 0) or 0)
-                if str(properties.get("approvalLevel", "0")).isdigit() else 0,
-                "due_in_hours": int(properties["dueInHours"]) if str(properties.get("dueInHours", "")).isdigit()
+                if str(properties.get("approvalLevel", "0")).isdigit()
+                else 0,
+                "due_in_hours": int(properties["dueInHours"])
+                if str(properties.get("dueInHours", "")).isdigit()
                 else None,
             }
 
@@ -199,5 +256,9 @@ def _check_conditions(root: etree._Element, problems: list[dict[str, str]]) -> N
         try:
             ast.parse(condition.text.strip(), mode="eval")
         except SyntaxError as exc:
-            _problem(problems, "BAD_CONDITION", f"顺序流 {flow.get('id')} 的条件表达式有语法错误: {exc.msg}",
-                     flow.get("id") or "")
+            _problem(
+                problems,
+                "BAD_CONDITION",
+                f"顺序流 {flow.get('id')} 的条件表达式有语法错误: {exc.msg}",
+                flow.get("id") or "",
+            )

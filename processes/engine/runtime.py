@@ -39,7 +39,7 @@ class _StashingScriptEngine(PythonScriptEngine):
         super().__init__(environment=TaskDataEnvironment({"json": json}))
         self.stash: dict[UUID, str] = {}
 
-    def call_service(self, task, **kwargs):  # noqa: D102
+    def call_service(self, task, **kwargs):
         try:
             return self.stash.pop(task.id)
         except KeyError as exc:
@@ -114,7 +114,8 @@ class Engine:
         workflow.refresh_timers()
         while True:
             runnable = [
-                t for t in workflow.get_tasks(state=TaskState.READY)
+                t
+                for t in workflow.get_tasks(state=TaskState.READY)
                 if not t.task_spec.manual and not isinstance(t.task_spec, ServiceTask)
             ]
             if not runnable:
@@ -131,15 +132,27 @@ class Engine:
         for task in workflow.get_tasks(state=TaskState.READY):
             spec = task.task_spec
             if isinstance(spec, UserTask) or spec.manual:
-                states.append(WaitState(
-                    "user", str(task.id), spec.name, spec.bpmn_name or spec.name, lane=spec.lane,
-                    extensions=dict(getattr(spec, "extensions", {}).get("properties", {})),
-                ))
+                states.append(
+                    WaitState(
+                        "user",
+                        str(task.id),
+                        spec.name,
+                        spec.bpmn_name or spec.name,
+                        lane=spec.lane,
+                        extensions=dict(getattr(spec, "extensions", {}).get("properties", {})),
+                    )
+                )
             elif isinstance(spec, ServiceTask):
-                states.append(WaitState(
-                    "service", str(task.id), spec.name, spec.bpmn_name or spec.name, lane=spec.lane,
-                    operator=spec.operation_name,
-                ))
+                states.append(
+                    WaitState(
+                        "service",
+                        str(task.id),
+                        spec.name,
+                        spec.bpmn_name or spec.name,
+                        lane=spec.lane,
+                        operator=spec.operation_name,
+                    )
+                )
         for task in list(workflow.event_manager.tasks.values()):
             if task.has_state(TaskState.WAITING):
                 states.extend(_event_waits(task))
@@ -152,8 +165,9 @@ class Engine:
         except (ValueError, KeyError):
             return None
 
-    def complete_user_task(self, workflow: BpmnWorkflow, task: Task, data: dict[str, Any],
-                           variable: str | None) -> None:
+    def complete_user_task(
+        self, workflow: BpmnWorkflow, task: Task, data: dict[str, Any], variable: str | None
+    ) -> None:
         """Store submitted data on a ready user task and complete it."""
         if variable:
             task.data[variable] = data
@@ -180,15 +194,17 @@ class Engine:
             self.script_engine.stash.pop(task.id, None)
         return result
 
-    def throw_error(self, workflow: BpmnWorkflow, task: Task, code: str, message: str,
-                    details: dict | None = None) -> bool:
+    def throw_error(
+        self, workflow: BpmnWorkflow, task: Task, code: str, message: str, details: dict | None = None
+    ) -> bool:
         """Throw a BPMN error from a task; True when a boundary event caught it."""
         if not _has_error_boundary(task, code):
             return False
         # Definitions match by class and code, so throw the same (spiff) class the parser built.
         definition = SpiffErrorEventDefinition(message, code=code)
-        event = BpmnEvent(definition, {"code": code, "message": message, "details": details or {}},
-                          target=task.workflow)
+        event = BpmnEvent(
+            definition, {"code": code, "message": message, "details": details or {}}, target=task.workflow
+        )
         workflow.catch(event)
         return True
 
@@ -246,8 +262,11 @@ def _has_error_boundary(task: Task, code: str) -> bool:
         return False
     for sibling in parent.children:
         definition = getattr(sibling.task_spec, "event_definition", None)
-        if isinstance(definition, ErrorEventDefinition) and sibling.has_state(TaskState.WAITING) \
-                and definition.code in (None, "", code):
+        if (
+            isinstance(definition, ErrorEventDefinition)
+            and sibling.has_state(TaskState.WAITING)
+            and definition.code in (None, "", code)
+        ):
             return True
     return False
 

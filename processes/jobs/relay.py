@@ -18,10 +18,16 @@ JOB_FUNCTION = "processes.jobs.tasks.execute_outbox_job"
 
 def due_job_ids(limit: int) -> list[int]:
     """Ids of pending jobs whose time has come, oldest first (an indexed range read)."""
-    ids = db.session.execute(
-        select(OutboxJob.id).where(OutboxJob.status == "pending", OutboxJob.available_at <= utcnow())
-        .order_by(OutboxJob.available_at, OutboxJob.id).limit(limit)
-    ).scalars().all()
+    ids = (
+        db.session.execute(
+            select(OutboxJob.id)
+            .where(OutboxJob.status == "pending", OutboxJob.available_at <= utcnow())
+            .order_by(OutboxJob.available_at, OutboxJob.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     db.session.rollback()
     return list(ids)
 
@@ -30,20 +36,26 @@ def relay_to_rq(queue, limit: int) -> int:
     """Claim due jobs and push them to RQ; on a Redis failure put the claim back. Returns jobs pushed."""
     pushed = 0
     for job_id in due_job_ids(limit):
-        claimed = db.session.execute(update(OutboxJob).where(
-            OutboxJob.id == job_id, OutboxJob.status == "pending"
-        ).values(status="enqueued", enqueued_at=utcnow())).rowcount
+        claimed = db.session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id == job_id, OutboxJob.status == "pending")
+            .values(status="enqueued", enqueued_at=utcnow())
+        ).rowcount
         db.session.commit()
         if not claimed:
             continue
         attempts = db.session.execute(select(OutboxJob.attempts).where(OutboxJob.id == job_id)).scalar_one()
         db.session.rollback()
         try:
-            queue.enqueue(JOB_FUNCTION, job_id, job_id=f"pf-{job_id}-{attempts}", result_ttl=0,
-                          failure_ttl=7 * 24 * 3600)
+            queue.enqueue(
+                JOB_FUNCTION, job_id, job_id=f"pf-{job_id}-{attempts}", result_ttl=0, failure_ttl=7 * 24 * 3600
+            )
         except Exception as exc:  # Redis is down: the row stays pending and is relayed on a later pass
-            db.session.execute(update(OutboxJob).where(OutboxJob.id == job_id, OutboxJob.status == "enqueued")
-                               .values(status="pending", enqueued_at=None))
+            db.session.execute(
+                update(OutboxJob)
+                .where(OutboxJob.id == job_id, OutboxJob.status == "enqueued")
+                .values(status="pending", enqueued_at=None)
+            )
             db.session.commit()
             log.warning("relay to redis failed, will retry: %s", exc)
             break
@@ -53,8 +65,10 @@ def relay_to_rq(queue, limit: int) -> int:
 
 def redeliver_stale() -> int:
     """Return long-'enqueued' jobs to pending so that they are relayed again (execution is idempotent)."""
-    count = db.session.execute(update(OutboxJob).where(
-        OutboxJob.status == "enqueued", OutboxJob.enqueued_at < utcnow() - REDELIVER_AFTER
-    ).values(status="pending")).rowcount
+    count = db.session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.status == "enqueued", OutboxJob.enqueued_at < utcnow() - REDELIVER_AFTER)
+        .values(status="pending")
+    ).rowcount
     db.session.commit()
     return count

@@ -46,7 +46,7 @@ class JobRunner:
         self.app = app
         self.platform = platform
 
-    def notify(self) -> None:  # noqa: D102
+    def notify(self) -> None:
         raise NotImplementedError
 
     def run_due(self, limit: int = 200) -> int:
@@ -72,9 +72,11 @@ class JobRunner:
         return total
 
     def _pending_soon(self) -> bool:
-        soon = db.session.execute(select(OutboxJob.id).where(
-            OutboxJob.status == "pending", OutboxJob.available_at <= utcnow() + timedelta(seconds=5)
-        ).limit(1)).first()
+        soon = db.session.execute(
+            select(OutboxJob.id)
+            .where(OutboxJob.status == "pending", OutboxJob.available_at <= utcnow() + timedelta(seconds=5))
+            .limit(1)
+        ).first()
         db.session.rollback()
         return soon is not None
 
@@ -91,7 +93,7 @@ class EagerRunner(JobRunner):
         super().__init__(app, platform)
         self._local = threading.local()
 
-    def notify(self) -> None:  # noqa: D102
+    def notify(self) -> None:
         if getattr(self._local, "busy", False):
             self._local.again = True  # the outer loop picks the new jobs up
             return
@@ -123,7 +125,7 @@ class ThreadRunner(JobRunner):
             self._thread = threading.Thread(target=self._loop, name="permitflow-jobs", daemon=True)
             self._thread.start()
 
-    def notify(self) -> None:  # noqa: D102
+    def notify(self) -> None:
         self._wake.set()
 
     def _loop(self) -> None:
@@ -139,7 +141,7 @@ class ThreadRunner(JobRunner):
             except Exception:
                 log.exception("in-process job loop failed; retrying")
 
-    def stop(self) -> None:  # noqa: D102
+    def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
@@ -160,7 +162,7 @@ class RqRunner(JobRunner):
         self.redis = Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
         self.queue = Queue(settings.JOB_QUEUE, connection=self.redis)
 
-    def notify(self) -> None:  # noqa: D102
+    def notify(self) -> None:
         relay_to_rq(self.queue, self.platform.settings.OUTBOX_BATCH)
 
     def drain(self, timeout: float = 10.0) -> int:
@@ -172,10 +174,11 @@ class RqRunner(JobRunner):
         worker = SimpleWorker([self.queue], connection=self.redis)
         while time.monotonic() < deadline:
             claim_due_timers(self.platform)
-            relayed = relay_to_rq(self.queue, self.platform.settings.OUTBOX_BATCH)
-            if relayed:
+            relay_to_rq(self.queue, self.platform.settings.OUTBOX_BATCH)
+            queued = len(self.queue)
+            if queued:
                 worker.work(burst=True, logging_level="WARNING")
-                total += relayed
+                total += queued
             elif not self._pending_soon():
                 break
             else:
@@ -184,8 +187,11 @@ class RqRunner(JobRunner):
 
     def scheduler_pass(self) -> dict[str, int]:
         """One scheduler pass: fire due timers, relay due jobs, redeliver lost ones."""
-        return {"timers": claim_due_timers(self.platform), "redelivered": redeliver_stale(),
-                "relayed": relay_to_rq(self.queue, self.platform.settings.OUTBOX_BATCH)}
+        return {
+            "timers": claim_due_timers(self.platform),
+            "redelivered": redeliver_stale(),
+            "relayed": relay_to_rq(self.queue, self.platform.settings.OUTBOX_BATCH),
+        }
 
 
 def make_runner(app: Flask, platform: Any) -> JobRunner:

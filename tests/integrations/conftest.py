@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -14,14 +14,20 @@ import requests
 from integrations.errors import IntegrationError, PermanentError, TransientError
 from integrations.http import CallRecord, HttpSettings, JsonHttpClient
 from integrations.simulators.dataset import population
-from integrations.simulators.server import SimulatorProcess, start_subprocess
+from integrations.simulators.server import SimulatorProcess
 
 SEED = 20260101
 BUSINESS_KEY = "BK-CONTRACT-1"
 SM3 = re.compile(r"^[0-9a-f]{64}$")
 # Short timeouts and a tiny backoff keep the suite fast; Retry-After still decides the wait after a 429.
-TEST_SETTINGS = {"connect_timeout": 1.0, "read_timeout": 0.3, "retries": 1, "backoff_seconds": 0.01,
-                 "circuit_failures": 100, "circuit_reset_seconds": 0.3}
+TEST_SETTINGS = {
+    "connect_timeout": 1.0,
+    "read_timeout": 0.3,
+    "retries": 1,
+    "backoff_seconds": 0.01,
+    "circuit_failures": 100,
+    "circuit_reset_seconds": 0.3,
+}
 FAULT_KINDS = ("timeout", "server_error", "rate_limited", "malformed", "missing_field", "circuit")
 
 
@@ -61,17 +67,13 @@ class Sim:
     def client(self, cls: type[JsonHttpClient], prefix: str, **settings: Any) -> tuple[Any, list[CallRecord]]:
         """A client of `cls` on the simulators' `prefix`, with test settings and a list sink."""
         records: list[CallRecord] = []
-        client = cls(self.url + prefix, HttpSettings(**{**TEST_SETTINGS, **settings}), sink=records.append,
-                     session=RecordingSession())
+        client = cls(
+            self.url + prefix,
+            HttpSettings(**{**TEST_SETTINGS, **settings}),
+            sink=records.append,
+            session=RecordingSession(),
+        )
         return client, records
-
-
-@pytest.fixture(scope="session")
-def simulator() -> Iterator[SimulatorProcess]:
-    """One simulators subprocess for the whole session."""
-    process = start_subprocess(seed=SEED)
-    yield process
-    process.stop()
 
 
 @pytest.fixture
@@ -165,7 +167,11 @@ class Contract:
         case.invoke(client)  # the trial call succeeds and closes the circuit
         assert not client.breaker.is_open
         assert [(r.status, r.http_status, r.attempts) for r in records] == [
-            ("SERVER_ERROR", 503, 1), ("SERVER_ERROR", 503, 1), ("CIRCUIT_OPEN", None, 1), ("ok", 200, 1)]
+            ("SERVER_ERROR", 503, 1),
+            ("SERVER_ERROR", 503, 1),
+            ("CIRCUIT_OPEN", None, 1),
+            ("ok", 200, 1),
+        ]
         self._clean(case, client, records)
 
     @staticmethod
@@ -178,8 +184,7 @@ class Contract:
     @staticmethod
     def _clean(case: Case, client: Any, records: list[CallRecord]) -> None:
         for record in records:
-            assert (record.system, record.operation, record.direction) == (client.system, case.operation,
-                                                                           "outbound")
+            assert (record.system, record.operation, record.direction) == (client.system, case.operation, "outbound")
             assert record.business_key == BUSINESS_KEY
             assert SM3.match(record.request_sm3)
             assert record.response_sm3 is None or SM3.match(record.response_sm3)

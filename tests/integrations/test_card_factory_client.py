@@ -10,15 +10,19 @@ from integrations.errors import PermanentError
 
 
 def _card(person, permit_no: str, *, name: str | None = None, rare_ready: bool = False) -> CardRecord:
-    return CardRecord(permit_no, person.id_number, name or person.name, sm3_hex(permit_no), "2027-06-30",
-                      rare_ready)
+    return CardRecord(permit_no, person.id_number, name or person.name, sm3_hex(permit_no), "2027-06-30", rare_ready)
 
 
 def test_c2_export_and_import_results_per_branch(sim, people):
     client, records = sim.client(CardFactoryClient, "/card-factory")
     rare = next(p for p in people if p.rare_name and p.index % 12 not in (5, 11))
-    cards = [_card(people[0], "P-0"), _card(rare, "P-rare"), _card(rare, "P-rare-ready", rare_ready=True),
-             _card(people[5], "P-photo"), _card(people[1], "P-name", name="错名")]
+    cards = [
+        _card(people[0], "P-0"),
+        _card(rare, "P-rare"),
+        _card(rare, "P-rare-ready", rare_ready=True),
+        _card(people[5], "P-photo"),
+        _card(people[1], "P-name", name="错名"),
+    ]
     receipt = client.export_batch("BATCH-2026-001", cards)
     assert (receipt.batch_ref, receipt.accepted, receipt.duplicate) == ("BATCH-2026-001", 5, False)
     results = client.batch_results(receipt.batch_id)
@@ -59,16 +63,27 @@ def test_c2_invalid_card_is_named(sim, people):
 
 def test_card_factory_fault_contract(contract, fault_kind, people):
     person = people[0]
-    contract.check(fault_kind, CardFactoryClient, "/card-factory", endpoint="card_factory.export",
-                   operation="export_batch",
-                   invoke=lambda c: c.export_batch(f"BATCH-F-{fault_kind}", [_card(person, "P-F")],
-                                                   business_key=contract.key),
-                   missing="batch_id", secrets=(person.id_number,))
+    contract.check(
+        fault_kind,
+        CardFactoryClient,
+        "/card-factory",
+        endpoint="card_factory.export",
+        operation="export_batch",
+        invoke=lambda c: c.export_batch(f"BATCH-F-{fault_kind}", [_card(person, "P-F")], business_key=contract.key),
+        missing="batch_id",
+        secrets=(person.id_number,),
+    )
 
 
 def test_card_factory_results_missing_field(contract, sim, people):
     setup, _ = sim.client(CardFactoryClient, "/card-factory")
     batch_id = setup.export_batch("BATCH-MISSING", [_card(people[0], "P-M")]).batch_id
-    contract.check("missing_field", CardFactoryClient, "/card-factory", endpoint="card_factory.results",
-                   operation="batch_results",
-                   invoke=lambda c: c.batch_results(batch_id, business_key=contract.key), missing="results")
+    contract.check(
+        "missing_field",
+        CardFactoryClient,
+        "/card-factory",
+        endpoint="card_factory.results",
+        operation="batch_results",
+        invoke=lambda c: c.batch_results(batch_id, business_key=contract.key),
+        missing="results",
+    )

@@ -13,8 +13,9 @@ PHOTO_SM3 = sm3_hex(b"photo")
 
 
 def _permit(person, permit_no: str, name: str | None = None) -> PermitLicence:
-    return PermitLicence(permit_no, person.id_number, name or person.name, "2026-01-01", "2027-01-01",
-                         "上海市公安局浦东分局", PHOTO_SM3)
+    return PermitLicence(
+        permit_no, person.id_number, name or person.name, "2026-01-01", "2027-01-01", "上海市公安局浦东分局", PHOTO_SM3
+    )
 
 
 def test_a5_valid_licences_match_the_dataset(sim, people):
@@ -23,7 +24,8 @@ def test_a5_valid_licences_match_the_dataset(sim, people):
     result = client.licences(person.id_number, person.name, business_key="BK1")
     expected = licences(person)
     assert [(r.licence_no, r.type_code, r.issuer, r.issued_on, r.valid_until) for r in result] == [
-        (e.licence_no, e.type_code, e.issuer, e.issued_on, e.valid_until) for e in expected]
+        (e.licence_no, e.type_code, e.issuer, e.issued_on, e.valid_until) for e in expected
+    ]
     assert {lic.type_name for lic in result} == {"居民身份证", "居民户口簿", "结婚证", "学历证书"}
     assert all(lic.status == "valid" and lic.holder_name == person.name for lic in result)
     assert dict(result[0].details) == dict(expected[0].details)
@@ -39,7 +41,8 @@ def test_a5_missing_and_expired_licences(sim, people):
     assert [lic.type_code for lic in valid_only] == held[1:]
     everything = client.licences(expired.id_number, expired.name, include_expired=True)
     assert [(lic.type_code, lic.status) for lic in everything] == [("id_card", "expired")] + [
-        (code, "valid") for code in held[1:]]
+        (code, "valid") for code in held[1:]
+    ]
 
 
 def test_a5_licence_file_is_verified_against_its_digest(sim, people):
@@ -48,8 +51,11 @@ def test_a5_licence_file_is_verified_against_its_digest(sim, people):
     licence = licences(person)[0]
     fetched = client.licence_file(licence.licence_no, person.id_number)
     assert fetched.content == licence_file(licence) and fetched.sm3 == sm3_hex(fetched.content)
-    assert (fetched.mime, fetched.licence.licence_no, fetched.licence.status) == ("application/pdf",
-                                                                                  licence.licence_no, "valid")
+    assert (fetched.mime, fetched.licence.licence_no, fetched.licence.status) == (
+        "application/pdf",
+        licence.licence_no,
+        "valid",
+    )
     with pytest.raises(PermanentError) as other:
         client.licence_file(licence.licence_no, people[2].id_number)  # not the holder
     assert (other.value.code, other.value.status) == ("LICENCE_NOT_FOUND", 404)
@@ -67,8 +73,12 @@ def test_c2_push_permit_licence_and_status(sim, people):
     alive, dead = people[0], next(p for p in people if p.deceased)
     receipt = client.push_permit(_permit(alive, "SHJZ-E-0001"))
     again = client.push_permit(_permit(alive, "SHJZ-E-0001"))
-    assert (receipt.status, receipt.duplicate, again.duplicate, again.push_id) == ("received", False, True,
-                                                                                    receipt.push_id)
+    assert (receipt.status, receipt.duplicate, again.duplicate, again.push_id) == (
+        "received",
+        False,
+        True,
+        receipt.push_id,
+    )
     issued = client.push_status(receipt.push_id)
     assert (issued.status, issued.reason, issued.permit_no) == ("issued", None, "SHJZ-E-0001")
     assert issued.licence_no
@@ -89,24 +99,44 @@ def test_c2_push_reuse_with_other_content_conflicts(sim, people):
 
 def test_elicence_fault_contract(contract, fault_kind, people):
     person = people[0]
-    contract.check(fault_kind, ElicenceClient, "/elicence", endpoint="elicence.licences",
-                   operation="licences",
-                   invoke=lambda c: c.licences(person.id_number, person.name, business_key=contract.key),
-                   missing="licences", secrets=(person.id_number,))
+    contract.check(
+        fault_kind,
+        ElicenceClient,
+        "/elicence",
+        endpoint="elicence.licences",
+        operation="licences",
+        invoke=lambda c: c.licences(person.id_number, person.name, business_key=contract.key),
+        missing="licences",
+        secrets=(person.id_number,),
+    )
 
 
-@pytest.mark.parametrize(("endpoint", "operation", "missing"), [
-    ("elicence.licence_file", "licence_file", "sm3"), ("elicence.push", "push_permit", "push_id"),
-    ("elicence.push_status", "push_status", "status")])
+@pytest.mark.parametrize(
+    ("endpoint", "operation", "missing"),
+    [
+        ("elicence.licence_file", "licence_file", "sm3"),
+        ("elicence.push", "push_permit", "push_id"),
+        ("elicence.push_status", "push_status", "status"),
+    ],
+)
 def test_elicence_missing_field_per_operation(contract, sim, people, endpoint, operation, missing):
     person = people[10]
     setup, _ = sim.client(ElicenceClient, "/elicence")
     push_id = setup.push_permit(_permit(person, f"SHJZ-E-M-{operation}")).push_id
     invoke = {
-        "licence_file": lambda c: c.licence_file(licences(person)[0].licence_no, person.id_number,
-                                                 business_key=contract.key),
+        "licence_file": lambda c: c.licence_file(
+            licences(person)[0].licence_no, person.id_number, business_key=contract.key
+        ),
         "push_permit": lambda c: c.push_permit(_permit(person, "SHJZ-E-M-new"), business_key=contract.key),
         "push_status": lambda c: c.push_status(push_id, business_key=contract.key),
     }[operation]
-    contract.check("missing_field", ElicenceClient, "/elicence", endpoint=endpoint, operation=operation,
-                   invoke=invoke, missing=missing, secrets=(person.id_number,))
+    contract.check(
+        "missing_field",
+        ElicenceClient,
+        "/elicence",
+        endpoint=endpoint,
+        operation=operation,
+        invoke=invoke,
+        missing=missing,
+        secrets=(person.id_number,),
+    )

@@ -19,18 +19,29 @@ def test_b1_house_by_code_and_by_id_match_the_dataset(sim, legality):
     expected = _first(legality)
     by_code = client.house(address_code=expected.address_code, business_key="BK1")
     by_id = client.house(house_id=expected.house_id)
-    assert by_code == by_id == House(
-        expected.house_id, expected.address_code, expected.address, expected.district,
-        expected.property_status, len(expected.occupants), legality, expected.stability_rating,
-        expected.area_m2)
-    assert [(r.operation, r.status, r.business_key) for r in records] == [("house", "ok", "BK1"),
-                                                                            ("house", "ok", None)]
+    assert (
+        by_code
+        == by_id
+        == House(
+            expected.house_id,
+            expected.address_code,
+            expected.address,
+            expected.district,
+            expected.property_status,
+            len(expected.occupants),
+            legality,
+            expected.stability_rating,
+            expected.area_m2,
+        )
+    )
+    assert [(r.operation, r.status, r.business_key) for r in records] == [("house", "ok", "BK1"), ("house", "ok", None)]
 
 
 def test_b1_stability_rating_follows_legality_and_property(sim):
     client, _ = sim.client(HousingClient, "/housing")
-    ratings = {(h.legality, h.property_status): client.house(house_id=h.house_id).stability_rating
-               for h in houses()[:15]}
+    ratings = {
+        (h.legality, h.property_status): client.house(house_id=h.house_id).stability_rating for h in houses()[:15]
+    }
     assert ratings[("legal", "owned")] == "A" and ratings[("legal", "leased")] == "B"
     assert {r for (legality, _), r in ratings.items() if legality == "illegal"} == {"C"}
     assert {r for (legality, _), r in ratings.items() if legality == "unknown"} == {"unrated"}
@@ -52,7 +63,8 @@ def test_b1_occupants_are_persons_of_the_population(sim, people):
     house = next(h for h in houses() if len(h.occupants) == 4)
     occupants = client.occupants(house.house_id)
     assert [(o.id_number, o.name, o.registered_on) for o in occupants] == [
-        (people[i].id_number, people[i].name, registered_on(i)) for i in house.occupants]
+        (people[i].id_number, people[i].name, registered_on(i)) for i in house.occupants
+    ]
     first = "owner" if house.property_status == "owned" else "tenant"
     assert [o.role for o in occupants] == [first, "co_resident", "co_resident", "co_resident"]
     assert all(people[i].id_number not in repr(records) for i in house.occupants)
@@ -73,8 +85,10 @@ def test_b1_unknown_house_and_short_query_are_refused(sim):
         client.search("张")
     assert (missing.value.code, missing.value.status) == ("HOUSE_NOT_FOUND", 404)
     assert (short.value.code, short.value.status) == ("QUERY_TOO_SHORT", 422)
-    assert [(r.status, r.http_status, r.attempts) for r in records] == [("HOUSE_NOT_FOUND", 404, 1),
-                                                                          ("QUERY_TOO_SHORT", 422, 1)]
+    assert [(r.status, r.http_status, r.attempts) for r in records] == [
+        ("HOUSE_NOT_FOUND", 404, 1),
+        ("QUERY_TOO_SHORT", 422, 1),
+    ]
 
 
 def test_house_needs_exactly_one_key(sim):
@@ -88,17 +102,34 @@ def test_house_needs_exactly_one_key(sim):
 
 def test_housing_fault_contract(contract, fault_kind):
     house = houses()[0]
-    contract.check(fault_kind, HousingClient, "/housing", endpoint="housing.house", operation="house",
-                   invoke=lambda c: c.house(address_code=house.address_code, business_key=contract.key),
-                   missing="legality")
+    contract.check(
+        fault_kind,
+        HousingClient,
+        "/housing",
+        endpoint="housing.house",
+        operation="house",
+        invoke=lambda c: c.house(address_code=house.address_code, business_key=contract.key),
+        missing="legality",
+    )
 
 
-@pytest.mark.parametrize(("endpoint", "operation", "missing"), [
-    ("housing.search", "search", "truncated"), ("housing.occupants", "occupants", "occupants")])
+@pytest.mark.parametrize(
+    ("endpoint", "operation", "missing"),
+    [("housing.search", "search", "truncated"), ("housing.occupants", "occupants", "occupants")],
+)
 def test_housing_missing_field_per_operation(contract, people, endpoint, operation, missing):
     house = houses()[0]
-    invoke = {"search": lambda c: c.search("张杨路", business_key=contract.key),
-              "occupants": lambda c: c.occupants(house.house_id, business_key=contract.key)}[operation]
-    contract.check("missing_field", HousingClient, "/housing", endpoint=endpoint, operation=operation,
-                   invoke=invoke, missing=missing,
-                   secrets=tuple(people[i].id_number for i in house.occupants))
+    invoke = {
+        "search": lambda c: c.search("张杨路", business_key=contract.key),
+        "occupants": lambda c: c.occupants(house.house_id, business_key=contract.key),
+    }[operation]
+    contract.check(
+        "missing_field",
+        HousingClient,
+        "/housing",
+        endpoint=endpoint,
+        operation=operation,
+        invoke=invoke,
+        missing=missing,
+        secrets=tuple(people[i].id_number for i in house.occupants),
+    )

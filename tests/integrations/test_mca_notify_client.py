@@ -11,8 +11,15 @@ from integrations.mca_notify import McaNotifyClient, Notice
 
 
 def _notice(person, notice_id: str, notice_type: str = "issuance", office: str = "浦东受理中心") -> Notice:
-    return Notice(notice_id, notice_type, "JZZ-2026-000123", person.id_number, person.name,
-                  "2026-03-01T10:00:00+08:00", {"issuing_office": office, "pickup": "窗口领取"})
+    return Notice(
+        notice_id,
+        notice_type,
+        "JZZ-2026-000123",
+        person.id_number,
+        person.name,
+        "2026-03-01T10:00:00+08:00",
+        {"issuing_office": office, "pickup": "窗口领取"},
+    )
 
 
 def test_b1_issuance_notice_is_received_once(sim, people):
@@ -48,6 +55,13 @@ def test_b1_notice_conflict_and_validation(sim, people):
 
 def test_mca_fault_contract(contract, fault_kind, people):
     person = people[3]
-    contract.check(fault_kind, McaNotifyClient, "/mca", endpoint="mca.notify", operation="notify",
-                   invoke=lambda c: c.notify(_notice(person, f"N-F-{fault_kind}"), business_key=contract.key),
-                   missing="receipt_no", secrets=(person.id_number,))
+    contract.check(
+        fault_kind,
+        McaNotifyClient,
+        "/mca",
+        endpoint="mca.notify",
+        operation="notify",
+        invoke=lambda c: c.notify(_notice(person, f"N-F-{fault_kind}"), business_key=contract.key),
+        missing="receipt_no",
+        secrets=(person.id_number,),
+    )

@@ -56,25 +56,35 @@ def test_a8_retaken_photo_is_judged_anew(sim, people):
 
 def test_photo_fault_contract(contract, fault_kind, people):
     person = people[0]
-    contract.check(fault_kind, PhotoClient, "/photo", endpoint="photo.sscard_photo",
-                   operation="social_security_photo",
-                   invoke=lambda c: c.social_security_photo(person.id_number, person.name,
-                                                            business_key=contract.key),
-                   missing="sm3", secrets=(person.id_number,))
+    contract.check(
+        fault_kind,
+        PhotoClient,
+        "/photo",
+        endpoint="photo.sscard_photo",
+        operation="social_security_photo",
+        invoke=lambda c: c.social_security_photo(person.id_number, person.name, business_key=contract.key),
+        missing="sm3",
+        secrets=(person.id_number,),
+    )
 
 
 def test_photo_review_missing_field(contract, people):
     person = people[0]
-    contract.check("missing_field", PhotoClient, "/photo", endpoint="photo.review", operation="review",
-                   invoke=lambda c: c.review(person.id_number, photo_profile(person).content,
-                                             business_key=contract.key),
-                   missing="passed", secrets=(person.id_number,))
+    contract.check(
+        "missing_field",
+        PhotoClient,
+        "/photo",
+        endpoint="photo.review",
+        operation="review",
+        invoke=lambda c: c.review(person.id_number, photo_profile(person).content, business_key=contract.key),
+        missing="passed",
+        secrets=(person.id_number,),
+    )
 
 
 @pytest.mark.parametrize("field", [("score", "88"), ("passed", 1), ("reasons", "x"), ("reviewed_at", None)])
 def test_answers_are_type_checked_field_by_field(field):
-    answer = {"passed": True, "score": 88, "reasons": [], "photo_sm3": sm3_hex(b"x"),
-              "reviewed_at": "2026-01-01"}
+    answer = {"passed": True, "score": 88, "reasons": [], "photo_sm3": sm3_hex(b"x"), "reviewed_at": "2026-01-01"}
     assert build(PhotoReview, answer, "photo").reasons == ()
     with pytest.raises(PermanentError) as info:
         build(PhotoReview, {**answer, field[0]: field[1]}, "photo")

@@ -43,8 +43,13 @@ def test_a3_page_bounds(sim):
 
 
 def test_population_fault_contract(contract, fault_kind, people):
-    contract.check(fault_kind, PopulationClient, "/population", endpoint="population.deaths",
-                   operation="deaths_page",
-                   invoke=lambda c: c.deaths_page("2000-01-01", business_key=contract.key),
-                   missing="has_more",
-                   secrets=tuple(p.id_number for p in people if p.deceased))
+    contract.check(
+        fault_kind,
+        PopulationClient,
+        "/population",
+        endpoint="population.deaths",
+        operation="deaths_page",
+        invoke=lambda c: c.deaths_page("2000-01-01", business_key=contract.key),
+        missing="has_more",
+        secrets=tuple(p.id_number for p in people if p.deceased),
+    )

@@ -8,13 +8,26 @@ from integrations.errors import PermanentError
 from integrations.postal import DeliveryOrder, PostalClient
 from integrations.simulators.sim_postal import tracking_stage
 
-STAGE_STATUSES = {0: ["accepted"], 1: ["accepted", "in_transit"], 2: ["accepted", "in_transit", "delivered"],
-                  3: ["accepted", "in_transit", "returned"]}
+STAGE_STATUSES = {
+    0: ["accepted"],
+    1: ["accepted", "in_transit"],
+    2: ["accepted", "in_transit", "delivered"],
+    3: ["accepted", "in_transit", "returned"],
+}
 
 
 def _order(person, order_ref: str, postcode: str = "200120") -> DeliveryOrder:
-    return DeliveryOrder(order_ref, f"SHJZ-{order_ref}", person.name, person.mobile, "上海市", "上海市",
-                         "浦东新区", "张杨路100弄1号101室", postcode)
+    return DeliveryOrder(
+        order_ref,
+        f"SHJZ-{order_ref}",
+        person.name,
+        person.mobile,
+        "上海市",
+        "上海市",
+        "浦东新区",
+        "张杨路100弄1号101室",
+        postcode,
+    )
 
 
 def _ref_with_stage(stage: int) -> str:
@@ -51,14 +64,27 @@ def test_b1_order_is_idempotent_and_validated(sim, people):
 
 def test_postal_fault_contract(contract, fault_kind, people):
     person = people[2]
-    contract.check(fault_kind, PostalClient, "/postal", endpoint="postal.order", operation="push_order",
-                   invoke=lambda c: c.push_order(_order(person, f"ORD-F-{fault_kind}"),
-                                                 business_key=contract.key),
-                   missing="waybill_no", secrets=(person.mobile,))
+    contract.check(
+        fault_kind,
+        PostalClient,
+        "/postal",
+        endpoint="postal.order",
+        operation="push_order",
+        invoke=lambda c: c.push_order(_order(person, f"ORD-F-{fault_kind}"), business_key=contract.key),
+        missing="waybill_no",
+        secrets=(person.mobile,),
+    )
 
 
 def test_postal_tracking_missing_field(contract, sim, people):
     setup, _ = sim.client(PostalClient, "/postal")
     waybill_no = setup.push_order(_order(people[3], "ORD-TRACK")).waybill_no
-    contract.check("missing_field", PostalClient, "/postal", endpoint="postal.tracking", operation="tracking",
-                   invoke=lambda c: c.tracking(waybill_no, business_key=contract.key), missing="events")
+    contract.check(
+        "missing_field",
+        PostalClient,
+        "/postal",
+        endpoint="postal.tracking",
+        operation="tracking",
+        invoke=lambda c: c.tracking(waybill_no, business_key=contract.key),
+        missing="events",
+    )

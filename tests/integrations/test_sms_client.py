@@ -46,14 +46,18 @@ def test_b3_template_is_checked(sim, people):
         client.send("CARD_ISSUED", people[0].mobile, {"name": "王芳"}, "cm-t2")
     with pytest.raises(PermanentError) as mobile:
         client.send("VERIFY_CODE", "12345", CODE, "cm-t3")
-    assert [e.value.code for e in (unknown, params, mobile)] == ["TEMPLATE_NOT_FOUND", "TEMPLATE_PARAMS",
-                                                                  "INVALID_MOBILE"]
+    assert [e.value.code for e in (unknown, params, mobile)] == [
+        "TEMPLATE_NOT_FOUND",
+        "TEMPLATE_PARAMS",
+        "INVALID_MOBILE",
+    ]
     assert [r.attempts for r in records] == [1, 1, 1]  # refusals are not retried
 
 
 def test_b2_platform_rate_limit_is_honoured(sim, people):
-    requests.post(f"{sim.url}/sms/_admin/limits", json={"per_mobile": 1, "window_seconds": 1.0},
-                  timeout=5).raise_for_status()
+    requests.post(
+        f"{sim.url}/sms/_admin/limits", json={"per_mobile": 1, "window_seconds": 1.0}, timeout=5
+    ).raise_for_status()
     client, records = sim.client(SmsClient, "/sms")
     mobile = people[2].mobile
     client.send("VERIFY_CODE", mobile, CODE, "cm-rate-1")
@@ -81,27 +85,46 @@ def test_b2_delivery_report_is_called_back(sim, people):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         client, _ = sim.client(SmsClient, "/sms")
-        receipt = client.send("VERIFY_CODE", people[3].mobile, CODE, "cm-cb",
-                              callback_url=f"http://127.0.0.1:{server.server_port}/sms-report")
+        receipt = client.send(
+            "VERIFY_CODE",
+            people[3].mobile,
+            CODE,
+            "cm-cb",
+            callback_url=f"http://127.0.0.1:{server.server_port}/sms-report",
+        )
         report = handler.received.get(timeout=3)
     finally:
         server.shutdown()
         server.server_close()
-    assert (report["msg_id"], report["client_msg_id"], report["status"]) == (receipt.msg_id, "cm-cb",
-                                                                              "delivered")
+    assert (report["msg_id"], report["client_msg_id"], report["status"]) == (receipt.msg_id, "cm-cb", "delivered")
 
 
 def test_sms_fault_contract(contract, fault_kind, people):
     person = people[4]
-    contract.check(fault_kind, SmsClient, "/sms", endpoint="sms.send", operation="send",
-                   invoke=lambda c: c.send("VERIFY_CODE", person.mobile, CODE, f"cm-fault-{fault_kind}",
-                                           business_key=contract.key),
-                   missing="msg_id", secrets=(person.mobile,))
+    contract.check(
+        fault_kind,
+        SmsClient,
+        "/sms",
+        endpoint="sms.send",
+        operation="send",
+        invoke=lambda c: c.send(
+            "VERIFY_CODE", person.mobile, CODE, f"cm-fault-{fault_kind}", business_key=contract.key
+        ),
+        missing="msg_id",
+        secrets=(person.mobile,),
+    )
 
 
 def test_sms_status_missing_field(contract, sim, people):
     setup, _ = sim.client(SmsClient, "/sms")
     msg_id = setup.send("VERIFY_CODE", people[5].mobile, CODE, "cm-status").msg_id
-    contract.check("missing_field", SmsClient, "/sms", endpoint="sms.status", operation="delivery_status",
-                   invoke=lambda c: c.delivery_status(msg_id, business_key=contract.key), missing="status",
-                   secrets=(people[5].mobile,))
+    contract.check(
+        "missing_field",
+        SmsClient,
+        "/sms",
+        endpoint="sms.status",
+        operation="delivery_status",
+        invoke=lambda c: c.delivery_status(msg_id, business_key=contract.key),
+        missing="status",
+        secrets=(people[5].mobile,),
+    )

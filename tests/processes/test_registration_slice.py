@@ -44,14 +44,16 @@ def test_a2_five_months_gets_actionable_feedback_and_a_channel_task(app, drain):
     assert any("还差1个月" in line for line in check["feedback"])
     [task] = body["current_tasks"]
     assert task["form_key"] == "registration_supplement" and task["role"] == "applicant"
-    response = client.post(f"/api/v1/tasks/{task['id']}/complete", headers={"X-Api-Key": key},
-                           json={"data": {"choice": "continue"}})
+    response = client.post(
+        f"/api/v1/tasks/{task['id']}/complete", headers={"X-Api-Key": key}, json={"data": {"choice": "continue"}}
+    )
     assert response.status_code == 200, response.get_json()
     drain()
     review = ready_task(app, body["id"])
     with app.app_context():
-        complete_task(app.extensions["permitflow"], review.id, {"decision": "reject", "comment": "居住地址不符"},
-                      clerk())
+        complete_task(
+            app.extensions["permitflow"], review.id, {"decision": "reject", "comment": "居住地址不符"}, clerk()
+        )
     final = instance_row(app, body["id"])
     assert final.status == "completed"
     assert final.result["registration_status"] == "rejected"
@@ -65,8 +67,11 @@ def test_a2_resubmit_after_supplement_checks_hrss_again(app, drain, simulator):
     assert body["result"]["hrss_check"]["insured"] is False
     assert any("未查询到" in line for line in body["result"]["hrss_check"]["feedback"])
     [task] = body["current_tasks"]
-    client.post(f"/api/v1/tasks/{task['id']}/complete", headers={"X-Api-Key": key},
-                json={"data": {"choice": "resubmit", "note": "已参保"}})
+    client.post(
+        f"/api/v1/tasks/{task['id']}/complete",
+        headers={"X-Api-Key": key},
+        json={"data": {"choice": "resubmit", "note": "已参保"}},
+    )
     drain()
     assert sim_calls(simulator, "hrss.insurance_status") == 2
     again = client.get(f"/api/v1/instances/{body['id']}", headers={"X-Api-Key": key}).get_json()
@@ -80,8 +85,11 @@ def test_a2_name_rejected_by_hrss_is_a_bpmn_error_leading_to_correction(app, dra
     assert body["status"] == "waiting" and body["incidents"] == []
     [task] = body["current_tasks"]
     assert task["form_key"] == "registration_correction"
-    response = client.post(f"/api/v1/tasks/{task['id']}/complete", headers={"X-Api-Key": key},
-                           json={"data": {"name": p.name, "id_number": p.id_number}})
+    response = client.post(
+        f"/api/v1/tasks/{task['id']}/complete",
+        headers={"X-Api-Key": key},
+        json={"data": {"name": p.name, "id_number": p.id_number}},
+    )
     assert response.status_code == 200
     drain()
     fixed = client.get(f"/api/v1/instances/{body['id']}", headers={"X-Api-Key": key}).get_json()
@@ -97,6 +105,7 @@ def test_a2_every_channel_gets_the_same_result(app, drain):
         response = start_registration(client, key, sim_person("exactly6"))
         drain()
         body = client.get(f"/api/v1/instances/{response.get_json()['id']}", headers={"X-Api-Key": key}).get_json()
-        outcomes.append((body["status"], body["result"]["hrss_check"]["passed"],
-                         body["result"]["hrss_check"]["consecutive_months"]))
+        outcomes.append(
+            (body["status"], body["result"]["hrss_check"]["passed"], body["result"]["hrss_check"]["consecutive_months"])
+        )
     assert outcomes == [("waiting", True, 6)] * 4

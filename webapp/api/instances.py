@@ -31,7 +31,8 @@ def start(process_key: str) -> Any:
     wait = _wait_seconds()
     idempotency_key = request.headers.get("Idempotency-Key") or body.get("idempotency_key")
     instance, created = service.start_instance(
-        platform(), process_key, body.get("business_key"), body.get("data", {}), actor(), idempotency_key)
+        platform(), process_key, body.get("business_key"), body.get("data", {}), actor(), idempotency_key
+    )
     instance = service.wait_while_running(instance, wait)
     return service.describe(platform(), instance, actor()), 201 if created else 200
 
@@ -55,8 +56,9 @@ def history(instance_id: str) -> Any:
 def message() -> Any:
     """Correlate a message by name and business key."""
     body = json_body()
-    instance = service.send_message(platform(), body.get("message_name"), body.get("business_key"),
-                                    body.get("payload", {}), actor())
+    instance = service.send_message(
+        platform(), body.get("message_name"), body.get("business_key"), body.get("payload", {}), actor()
+    )
     return service.describe(platform(), instance, actor())
 
 

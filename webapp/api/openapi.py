@@ -33,111 +33,248 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _param(name: str, where: str, schema: dict[str, Any], description: str, required: bool = False):
-    return {"name": name, "in": where, "required": required or where == "path", "schema": schema,
-            "description": description}
+    return {
+        "name": name,
+        "in": where,
+        "required": required or where == "path",
+        "schema": schema,
+        "description": description,
+    }
 
 
 def document() -> dict[str, Any]:
     """Build the OpenAPI document."""
     instance_id = _param("instance_id", "path", {"type": "string", "maxLength": 64}, "流程实例编号")
     task_id = _param("task_id", "path", {"type": "integer"}, "任务编号")
-    reason_body = {"content": {"application/json": {"schema": {
-        "type": "object", "properties": {"reason": {"type": "string", "maxLength": 120}}}}}}
+    reason_body = {
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "properties": {"reason": {"type": "string", "maxLength": 120}}}
+            }
+        }
+    }
     instance_ok = _json(_ref("Instance"), "流程实例")
     ops_paths = {
-        f"/instances/{{instance_id}}/{action}": {"post": {
-            "summary": summary, "tags": ["运维"], "parameters": [instance_id], "requestBody": reason_body,
-            "responses": _responses({"200": instance_ok}, "401", "403", "404", "409", "422")}}
+        f"/instances/{{instance_id}}/{action}": {
+            "post": {
+                "summary": summary,
+                "tags": ["运维"],
+                "parameters": [instance_id],
+                "requestBody": reason_body,
+                "responses": _responses({"200": instance_ok}, "401", "403", "404", "409", "422"),
+            }
+        }
         for action, summary in (("suspend", "挂起流程实例"), ("resume", "恢复流程实例"), ("cancel", "撤销流程实例"))
     }
     return {
         "openapi": "3.0.3",
-        "info": {"title": "PermitFlow 渠道接口 v1", "version": "1.0.0",
-                 "description": "居住证业务流程平台的渠道接入接口。所有请求以 X-Api-Key 认证；错误统一返回 "
-                                "{code, message, details}。时间为UTC的ISO 8601格式。"},
+        "info": {
+            "title": "PermitFlow 渠道接口 v1",
+            "version": "1.0.0",
+            "description": "居住证业务流程平台的渠道接入接口。所有请求以 X-Api-Key 认证；错误统一返回 "
+            "{code, message, details}。时间为UTC的ISO 8601格式。",
+        },
         "servers": [{"url": "/api/v1"}],
         "security": [{"ApiKey": []}],
         "paths": {
-            "/processes/{process_key}/instances": {"post": {
-                "summary": "发起业务流程（幂等）", "tags": ["流程实例"],
-                "parameters": [
-                    _param("process_key", "path", {"type": "string"}, "流程标识，如 residence_registration"),
-                    _param("Idempotency-Key", "header", {"type": "string", "maxLength": 120},
-                           "幂等键：同一渠道重复提交返回同一实例（200）"),
-                    _param("wait", "query", {"type": "number", "minimum": 0},
-                           "最多等待的秒数，直到自动核验完成（如人社实时核验）再返回"),
-                ],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("StartRequest")}}},
-                "responses": _responses({"201": _json(_ref("Instance"), "已发起"),
-                                         "200": _json(_ref("Instance"), "幂等重放，返回已有实例")},
-                                        "400", "401", "404", "409", "413", "422"),
-            }},
-            "/instances/{instance_id}": {"get": {
-                "summary": "查询流程实例", "tags": ["流程实例"], "parameters": [instance_id],
-                "responses": _responses({"200": instance_ok}, "401", "404")}},
-            "/instances/{instance_id}/history": {"get": {
-                "summary": "流程实例历史（运维）", "tags": ["运维"], "parameters": [instance_id],
-                "responses": _responses({"200": _json({"type": "object"}, "事件列表")}, "401", "403", "404")}},
-            "/tasks": {"get": {
-                "summary": "本渠道待办任务", "tags": ["任务"],
-                "parameters": [
-                    _param("status", "query", {"type": "string", "enum": ["ready", "completed", "cancelled"]}, "状态"),
-                    _param("process_key", "query", {"type": "string"}, "流程标识"),
-                    _param("business_key", "query", {"type": "string"}, "业务编号"),
-                    _param("page", "query", {"type": "integer", "minimum": 1}, "页码"),
-                    _param("per_page", "query", {"type": "integer", "minimum": 1, "maximum": 200}, "每页条数"),
-                ],
-                "responses": _responses({"200": _json(_ref("TaskPage"), "任务分页")}, "400", "401")}},
-            "/tasks/{task_id}": {"get": {
-                "summary": "任务详情（含表单定义）", "tags": ["任务"], "parameters": [task_id],
-                "responses": _responses({"200": _json(_ref("Task"), "任务")}, "401", "404")}},
-            "/tasks/{task_id}/complete": {"post": {
-                "summary": "提交任务表单", "tags": ["任务"], "parameters": [task_id],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["data"], "properties": {"data": {"type": "object"}}}}}},
-                "responses": _responses({"200": _json({"type": "object", "properties": {
-                    "task": _ref("Task"), "instance": _ref("Instance")}}, "已提交")},
-                    "400", "401", "404", "409", "413", "422")}},
-            "/messages": {"post": {
-                "summary": "发送消息（按消息名+业务编号关联）", "tags": ["流程实例"],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Message")}}},
-                "responses": _responses({"200": instance_ok}, "400", "401", "404", "409", "422")}},
-            "/incidents/{incident_id}/retry": {"post": {
-                "summary": "重试故障的服务任务（运维）", "tags": ["运维"],
-                "parameters": [_param("incident_id", "path", {"type": "integer"}, "故障编号")],
-                "responses": _responses({"200": _json({"type": "object"}, "已重新排队")}, "401", "403", "404", "409")}},
+            "/processes/{process_key}/instances": {
+                "post": {
+                    "summary": "发起业务流程（幂等）",
+                    "tags": ["流程实例"],
+                    "parameters": [
+                        _param("process_key", "path", {"type": "string"}, "流程标识，如 residence_registration"),
+                        _param(
+                            "Idempotency-Key",
+                            "header",
+                            {"type": "string", "maxLength": 120},
+                            "幂等键：同一渠道重复提交返回同一实例（200）",
+                        ),
+                        _param(
+                            "wait",
+                            "query",
+                            {"type": "number", "minimum": 0},
+                            "最多等待的秒数，直到自动核验完成（如人社实时核验）再返回",
+                        ),
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("StartRequest")}},
+                    },
+                    "responses": _responses(
+                        {
+                            "201": _json(_ref("Instance"), "已发起"),
+                            "200": _json(_ref("Instance"), "幂等重放，返回已有实例"),
+                        },
+                        "400",
+                        "401",
+                        "404",
+                        "409",
+                        "413",
+                        "422",
+                    ),
+                }
+            },
+            "/instances/{instance_id}": {
+                "get": {
+                    "summary": "查询流程实例",
+                    "tags": ["流程实例"],
+                    "parameters": [instance_id],
+                    "responses": _responses({"200": instance_ok}, "401", "404"),
+                }
+            },
+            "/instances/{instance_id}/history": {
+                "get": {
+                    "summary": "流程实例历史（运维）",
+                    "tags": ["运维"],
+                    "parameters": [instance_id],
+                    "responses": _responses({"200": _json({"type": "object"}, "事件列表")}, "401", "403", "404"),
+                }
+            },
+            "/tasks": {
+                "get": {
+                    "summary": "本渠道待办任务",
+                    "tags": ["任务"],
+                    "parameters": [
+                        _param(
+                            "status", "query", {"type": "string", "enum": ["ready", "completed", "cancelled"]}, "状态"
+                        ),
+                        _param("process_key", "query", {"type": "string"}, "流程标识"),
+                        _param("business_key", "query", {"type": "string"}, "业务编号"),
+                        _param("page", "query", {"type": "integer", "minimum": 1}, "页码"),
+                        _param("per_page", "query", {"type": "integer", "minimum": 1, "maximum": 200}, "每页条数"),
+                    ],
+                    "responses": _responses({"200": _json(_ref("TaskPage"), "任务分页")}, "400", "401"),
+                }
+            },
+            "/tasks/{task_id}": {
+                "get": {
+                    "summary": "任务详情（含表单定义）",
+                    "tags": ["任务"],
+                    "parameters": [task_id],
+                    "responses": _responses({"200": _json(_ref("Task"), "任务")}, "401", "404"),
+                }
+            },
+            "/tasks/{task_id}/complete": {
+                "post": {
+                    "summary": "提交任务表单",
+                    "tags": ["任务"],
+                    "parameters": [task_id],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["data"],
+                                    "properties": {"data": {"type": "object"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": _responses(
+                        {
+                            "200": _json(
+                                {"type": "object", "properties": {"task": _ref("Task"), "instance": _ref("Instance")}},
+                                "已提交",
+                            )
+                        },
+                        "400",
+                        "401",
+                        "404",
+                        "409",
+                        "413",
+                        "422",
+                    ),
+                }
+            },
+            "/messages": {
+                "post": {
+                    "summary": "发送消息（按消息名+业务编号关联）",
+                    "tags": ["流程实例"],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Message")}}},
+                    "responses": _responses({"200": instance_ok}, "400", "401", "404", "409", "422"),
+                }
+            },
+            "/incidents/{incident_id}/retry": {
+                "post": {
+                    "summary": "重试故障的服务任务（运维）",
+                    "tags": ["运维"],
+                    "parameters": [_param("incident_id", "path", {"type": "integer"}, "故障编号")],
+                    "responses": _responses(
+                        {"200": _json({"type": "object"}, "已重新排队")}, "401", "403", "404", "409"
+                    ),
+                }
+            },
             **ops_paths,
         },
         "components": {
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
             "schemas": {
-                "Error": {"type": "object", "required": ["code", "message", "details"], "properties": {
-                    "code": {"type": "string", "description": "机器可读的错误码"},
-                    "message": {"type": "string", "description": "中文说明"},
-                    "details": {"type": "object"}, "request_id": {"type": "string"}}},
-                "StartRequest": {"type": "object", "required": ["business_key"], "properties": {
-                    "business_key": {"type": "string", "maxLength": 120, "description": "业务编号（渠道受理号）"},
-                    "idempotency_key": {"type": "string", "maxLength": 120},
-                    "data": {"type": "object", "description": "启动表单数据，按流程的启动表单校验"}}},
-                "Message": {"type": "object", "required": ["message_name", "business_key"], "properties": {
-                    "message_name": {"type": "string"}, "business_key": {"type": "string"},
-                    "payload": {"type": "object"}}},
-                "Task": {"type": "object", "properties": {
-                    "id": {"type": "integer"}, "name": {"type": "string"}, "role": {"type": "string"},
-                    "form_key": {"type": "string"}, "form": {"type": "object"}, "status": {"type": "string"},
-                    "due_at": {"type": "string", "format": "date-time"}, "overdue": {"type": "boolean"}}},
-                "TaskPage": {"type": "object", "properties": {
-                    "items": {"type": "array", "items": _ref("Task")}, "page": {"type": "integer"},
-                    "per_page": {"type": "integer"}, "total": {"type": "integer"}}},
-                "Instance": {"type": "object", "properties": {
-                    "id": {"type": "string"}, "process_key": {"type": "string"}, "version": {"type": "integer"},
-                    "business_key": {"type": "string"},
-                    "status": {"type": "string", "enum": ["running", "waiting", "completed", "cancelled", "error"]},
-                    "suspended": {"type": "boolean"},
-                    "current_tasks": {"type": "array", "items": _ref("Task")},
-                    "waiting_for": {"type": "array", "items": {"type": "object"}},
-                    "result": {"type": "object", "description": "流程公开的结果变量（如 hrss_check 社保核验反馈）"},
-                    "incidents": {"type": "array", "items": {"type": "object"}}}},
+                "Error": {
+                    "type": "object",
+                    "required": ["code", "message", "details"],
+                    "properties": {
+                        "code": {"type": "string", "description": "机器可读的错误码"},
+                        "message": {"type": "string", "description": "中文说明"},
+                        "details": {"type": "object"},
+                        "request_id": {"type": "string"},
+                    },
+                },
+                "StartRequest": {
+                    "type": "object",
+                    "required": ["business_key"],
+                    "properties": {
+                        "business_key": {"type": "string", "maxLength": 120, "description": "业务编号（渠道受理号）"},
+                        "idempotency_key": {"type": "string", "maxLength": 120},
+                        "data": {"type": "object", "description": "启动表单数据，按流程的启动表单校验"},
+                    },
+                },
+                "Message": {
+                    "type": "object",
+                    "required": ["message_name", "business_key"],
+                    "properties": {
+                        "message_name": {"type": "string"},
+                        "business_key": {"type": "string"},
+                        "payload": {"type": "object"},
+                    },
+                },
+                "Task": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "name": {"type": "string"},
+                        "role": {"type": "string"},
+                        "form_key": {"type": "string"},
+                        "form": {"type": "object"},
+                        "status": {"type": "string"},
+                        "due_at": {"type": "string", "format": "date-time"},
+                        "overdue": {"type": "boolean"},
+                    },
+                },
+                "TaskPage": {
+                    "type": "object",
+                    "properties": {
+                        "items": {"type": "array", "items": _ref("Task")},
+                        "page": {"type": "integer"},
+                        "per_page": {"type": "integer"},
+                        "total": {"type": "integer"},
+                    },
+                },
+                "Instance": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "process_key": {"type": "string"},
+                        "version": {"type": "integer"},
+                        "business_key": {"type": "string"},
+                        "status": {"type": "string", "enum": ["running", "waiting", "completed", "cancelled", "error"]},
+                        "suspended": {"type": "boolean"},
+                        "current_tasks": {"type": "array", "items": _ref("Task")},
+                        "waiting_for": {"type": "array", "items": {"type": "object"}},
+                        "result": {"type": "object", "description": "流程公开的结果变量（如 hrss_check 社保核验反馈）"},
+                        "incidents": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
             },
         },
     }

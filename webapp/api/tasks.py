@@ -22,8 +22,7 @@ def list_tasks() -> Any:
         status=request.args.get("status", "ready"),
     )
     rows, total = service.list_tasks(actor(), filters, page, per_page)
-    return {"items": [task_summary(platform(), t) for t in rows], "page": page, "per_page": per_page,
-            "total": total}
+    return {"items": [task_summary(platform(), t) for t in rows], "page": page, "per_page": per_page, "total": total}
 
 
 @api_v1.get("/tasks/<int:task_id>")

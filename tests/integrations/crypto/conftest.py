@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-# The editable install maps no packages, so `.venv/bin/pytest` alone cannot import the project.
-_REPO = Path(__file__).resolve().parents[3]
-if str(_REPO) not in sys.path:
-    sys.path.insert(0, str(_REPO))
-
-from integrations.crypto import _libcrypto, _sm2_openssl, _sm2_pure, sm2  # noqa: E402
+from integrations.crypto import _libcrypto, _sm2_openssl, _sm2_pure, sm2
 
 
 @pytest.fixture(params=["openssl", "pure"])

@@ -17,9 +17,7 @@ DISTID = "distid:1234567812345678"
 def run_openssl(*args: str | Path, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run the openssl CLI without raising, so a test can assert on success and on failure."""
     assert OPENSSL is not None
-    return subprocess.run(
-        [OPENSSL, *map(str, args)], input=data, capture_output=True, check=False, timeout=60
-    )
+    return subprocess.run([OPENSSL, *map(str, args)], input=data, capture_output=True, check=False, timeout=60)
 
 
 def openssl_ok(*args: str | Path, data: bytes | None = None) -> bytes:

@@ -62,9 +62,7 @@ def test_s1_sign_then_verify(keys: tuple[Path, Path], message: Path, tmp_path: P
     assert invalid.exit_code == 1 and "INVALID" in invalid.stderr
 
 
-def test_s1_verify_with_unreadable_key_exits_2(
-    keys: tuple[Path, Path], message: Path, tmp_path: Path
-) -> None:
+def test_s1_verify_with_unreadable_key_exits_2(keys: tuple[Path, Path], message: Path, tmp_path: Path) -> None:
     key, _ = keys
     sig = tmp_path / "message.sig"
     invoke("sign", "--key", key, "--in", message, "--out", sig)
@@ -124,9 +122,7 @@ def test_s1_missing_input_file_is_a_usage_error(keys: tuple[Path, Path], tmp_pat
 
 
 @needs_openssl
-def test_a9_cli_output_interoperates_with_openssl(
-    keys: tuple[Path, Path], message: Path, tmp_path: Path
-) -> None:
+def test_a9_cli_output_interoperates_with_openssl(keys: tuple[Path, Path], message: Path, tmp_path: Path) -> None:
     key, pub = keys
     sig, ct = tmp_path / "m.sig", tmp_path / "m.ct"
     invoke("sign", "--key", key, "--in", message, "--out", sig)

@@ -58,9 +58,7 @@ def test_a9_openssl_version_is_3() -> None:
     assert openssl_ok("version").startswith(b"OpenSSL 3.")
 
 
-def test_a9_signature_made_here_verifies_in_openssl(
-    ours: tuple[SM2PrivateKey, Path, Path], tmp_path: Path
-) -> None:
+def test_a9_signature_made_here_verifies_in_openssl(ours: tuple[SM2PrivateKey, Path, Path], tmp_path: Path) -> None:
     key, _, pub = ours
     data, sig = tmp_path / "msg", tmp_path / "msg.sig"
     data.write_bytes(MESSAGE)
@@ -141,9 +139,7 @@ def test_a9_ciphertext_made_by_openssl_decrypts_here(theirs: tuple[Path, Path], 
         key.decrypt(ciphertext.replace(c3, bytes([c3[0] ^ 1]) + c3[1:]))
 
 
-def test_a9_pem_keys_made_here_load_in_openssl(
-    ours: tuple[SM2PrivateKey, Path, Path], tmp_path: Path
-) -> None:
+def test_a9_pem_keys_made_here_load_in_openssl(ours: tuple[SM2PrivateKey, Path, Path], tmp_path: Path) -> None:
     key, key_path, pub_path = ours
     text = openssl_ok("pkey", "-in", key_path, "-text", "-noout").decode()
     assert "SM2" in text or "sm2" in text.lower()
