@@ -48,8 +48,8 @@ PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_t
 OWN_KEYS = ("backend", "raw_per_s", "platform_per_s", "ratio", "step_ms_new", "step_ms_aged",
             "ms_per_step_raw", "ms_per_step_platform", "instances", "raw_instances", "platform_breakdown_ms",
             "snapshot_bytes_new", "snapshot_bytes_aged", "aged_events", "aged_build_s", "aged_engine_ms",
-            "new_engine_ms", "aged_curve_ms", "tasks_new", "tasks_aged", "single_loop_stalls_after_rounds",
-            "measured_on")
+            "new_engine_ms", "aged_curve_ms", "aged_copied_from", "tasks_new", "tasks_aged",
+            "single_loop_stalls_after_rounds", "measured_on")
 STEPS_PER_INSTANCE = 3  # start (→ HRSS job), HRSS service task (→ clerk review), clerk approval (→ end)
 REVIEW_ONCE_MORE = {"decision": "reject", "comment": "请补充材料后再审"}  # loops back in the loop diagram
 CLERK_KWARGS = {"kind": "user", "name": "clerk01", "roles": ("clerk",)}
@@ -372,57 +372,127 @@ def engine_costs(app: Any, snapshot: str, rounds: int = 15) -> dict[str, float]:
             "dump": round(median_ms(dump_s), 3), "tasks": tasks}
 
 
-def bench_aged(app: Any, samples: int, aged_events: int) -> dict[str, Any]:
-    """Time one step (a clerk sends a looping review round back) on fresh instances and on an aged one."""
-    from sqlalchemy import func, select
-
-    from models import ProcessEvent, ProcessInstance, db
-    from processes.instances import start_instance
-    from processes.platform import get_platform
+def _loop_once(platform: Any, instance_id: int, task_spec: str) -> float:
+    """Complete one round of a looping review (sent back); seconds spent in complete_task."""
     from processes.stepping import Actor
     from processes.tasks import complete_task
 
+    task_id = ready_tasks(instance_id)[task_spec]  # the queue look-up: not timed
+    t = time.perf_counter()
+    _, instance = complete_task(platform, task_id, REVIEW_ONCE_MORE, Actor(**CLERK_KWARGS))
+    elapsed = time.perf_counter() - t
+    assert instance.status == "waiting", instance.status
+    assert len(instance.waiting_on) == LOOP_BRANCHES, instance.waiting_on
+    return elapsed
+
+
+def bench_new(app: Any, samples: int, warmup: int = 5) -> tuple[list[float], str]:
+    """The timed step on each of `samples` fresh instances; also a fresh instance's snapshot."""
+    from processes.instances import start_instance
+    from processes.platform import get_platform
+    from processes.stepping import Actor
+
     with app.app_context():
         platform = get_platform(app)
-        ops = Actor(kind="ops", name="ops:bench")
-        clerk = Actor(**CLERK_KWARGS)
-
-        def loop_once(instance_id: int, task_spec: str) -> float:
-            task_id = ready_tasks(instance_id)[task_spec]  # queue look-up: not timed
-            t = time.perf_counter()
-            _, instance = complete_task(platform, task_id, REVIEW_ONCE_MORE, clerk)
-            elapsed = time.perf_counter() - t
-            assert instance.status == "waiting", instance.status
-            assert len(instance.waiting_on) == LOOP_BRANCHES, instance.waiting_on
-            return elapsed
-
-        # New: the timed step on each of `samples` fresh instances (after a few warm-up ones).
         new_s: list[float] = []
-        for i in range(samples + 5):
-            instance, _ = start_instance(platform, LOOP_KEY, f"LOOP-NEW-{i:04d}", {}, ops)
-            fresh_snapshot = instance.snapshot
-            elapsed = loop_once(instance.id, TIMED_BRANCH)
-            if i >= 5:
+        for i in range(warmup + samples):
+            instance, _ = start_instance(platform, LOOP_KEY, f"LOOP-NEW-{i:04d}", {}, Actor(kind="ops", name="ops"))
+            elapsed = _loop_once(platform, instance.id, TIMED_BRANCH)
+            if i >= warmup:
                 new_s.append(elapsed)
+    return new_s, instance.snapshot
 
-        # Aged: one instance whose history reaches `aged_events` rows through real steps, the rounds
-        # spread over the parallel looping tasks; the step cost is sampled along the way.
-        built = time.perf_counter()
-        aged, _ = start_instance(platform, LOOP_KEY, "LOOP-AGED", {}, ops)
+
+def build_aged(app: Any, aged_events: int) -> tuple[int, dict[str, float], float]:
+    """One instance whose history reaches `aged_events` rows through real steps, spread over the looping
+    tasks; returns (instance id, step ms sampled every 250 events, build seconds)."""
+    from processes.instances import start_instance
+    from processes.platform import get_platform
+    from processes.stepping import Actor
+
+    with app.app_context():
+        platform = get_platform(app)
+        started = time.perf_counter()
+        aged, _ = start_instance(platform, LOOP_KEY, "LOOP-AGED", {}, Actor(kind="ops", name="ops"))
         curve: dict[str, float] = {}
         window: list[float] = []
         for n in range(1, aged_events):  # 'started' is event 1; each round adds one
-            window.append(loop_once(aged.id, f"Task_review_{n % LOOP_BRANCHES + 1}"))
+            window.append(_loop_once(platform, aged.id, f"Task_review_{n % LOOP_BRANCHES + 1}"))
             if (n + 1) % 250 == 0:
                 curve[str(n + 1)] = round(median_ms(window[-20:]), 3)
-        build_s = time.perf_counter() - built
+    return aged.id, curve, time.perf_counter() - started
+
+
+def export_instance(app: Any, instance_id: int) -> dict[str, Any]:
+    """The rows of one instance (instance, events, human tasks) as plain values, to copy elsewhere."""
+    from sqlalchemy import select
+
+    from models import HumanTask, ProcessEvent, ProcessInstance, db
+
+    with app.app_context():
+        def rows(model: Any, column: Any) -> list[dict[str, Any]]:
+            table = model.__table__
+            query = select(table).where(column == instance_id).order_by(table.c.id)
+            return [dict(r) for r in db.session.execute(query).mappings()]
+
+        exported = {"instance": rows(ProcessInstance, ProcessInstance.id)[0],
+                    "events": rows(ProcessEvent, ProcessEvent.instance_id),
+                    "tasks": rows(HumanTask, HumanTask.instance_id)}
+        db.session.rollback()
+    return exported
+
+
+def import_instance(app: Any, exported: dict[str, Any]) -> int:
+    """Insert exported instance rows into this app's database; returns the new instance id."""
+    from sqlalchemy import insert
+
+    from models import HumanTask, ProcessEvent, ProcessInstance, db
+    from processes.deployment import latest_process
+
+    with app.app_context():
+        instance = dict(exported["instance"])
+        # The snapshot refers to its spec by definition id: both databases deploy in the same order.
+        assert latest_process(LOOP_KEY).id == instance["definition_id"], "definition ids differ"
+        instance.pop("id")
+        instance["public_id"] = secrets.token_hex(16)
+        table = ProcessInstance.__table__
+        new_id = db.session.execute(insert(table).values(**instance).returning(table.c.id)).scalar_one()
+        for model, rows in ((ProcessEvent, exported["events"]), (HumanTask, exported["tasks"])):
+            db.session.execute(insert(model.__table__),
+                               [{k: v for k, v in r.items() if k != "id"} | {"instance_id": new_id} for r in rows])
+        db.session.commit()
+    return new_id
+
+
+def bench_aged(app: Any, samples: int, aged_events: int,
+               aged_rows: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fresh-versus-aged figures; builds the aged instance unless `aged_rows` (built elsewhere) are given.
+
+    Returns the figures and the aged instance's rows as they were before the timed steps.
+    """
+    from sqlalchemy import func, select
+
+    from models import ProcessEvent, ProcessInstance, db
+    from processes.platform import get_platform
+
+    new_s, fresh_snapshot = bench_new(app, samples)
+    extra: dict[str, Any] = {}
+    if aged_rows is None:
+        aged_id, curve, build_s = build_aged(app, aged_events)
+        aged_rows = export_instance(app, aged_id)
+        extra = {"aged_curve_ms": curve, "aged_build_s": round(build_s, 1)}
+    else:
+        aged_id = import_instance(app, aged_rows)
+        extra = {"aged_copied_from": aged_rows["backend"]}
+    with app.app_context():
         events = db.session.execute(select(func.count()).select_from(ProcessEvent)
-                                    .where(ProcessEvent.instance_id == aged.id)).scalar_one()
-        aged_snapshot = db.session.get(ProcessInstance, aged.id).snapshot
+                                    .where(ProcessEvent.instance_id == aged_id)).scalar_one()
+        aged_snapshot = db.session.get(ProcessInstance, aged_id).snapshot
         db.session.rollback()
         assert events >= aged_events, events
         gc.collect()
-        aged_s = [loop_once(aged.id, TIMED_BRANCH) for _ in range(samples)]
+        platform = get_platform(app)
+        aged_s = [_loop_once(platform, aged_id, TIMED_BRANCH) for _ in range(samples)]
     new_engine, aged_engine = engine_costs(app, fresh_snapshot), engine_costs(app, aged_snapshot)
     return {
         "step_ms_new": round(median_ms(new_s), 3),
@@ -432,17 +502,20 @@ def bench_aged(app: Any, samples: int, aged_events: int) -> dict[str, Any]:
         "tasks_new": new_engine.pop("tasks"),
         "tasks_aged": aged_engine.pop("tasks"),
         "aged_events": events,
-        "aged_build_s": round(build_s, 1),
-        "aged_curve_ms": curve,
         "new_engine_ms": new_engine,
         "aged_engine_ms": aged_engine,
-    }
+        **extra,
+    }, aged_rows
 
 
 # -- driver ------------------------------------------------------------------------------------------------
-def run_backend(name: str, raw: dict[str, Any], instances: int, samples: int,
-                aged_events: int) -> dict[str, Any] | None:
-    """All platform figures on one backend, or None (with a message) when it is not reachable."""
+def run_backend(name: str, raw: dict[str, Any], args: argparse.Namespace,
+                aged_rows: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """All platform figures on one backend (None, with a message, when it is not reachable).
+
+    Also returns the aged instance's rows so that the next backend can reuse them instead of
+    rebuilding them (the build is quadratic: see the README).
+    """
     from models import db
 
     with ExitStack() as stack:
@@ -450,19 +523,22 @@ def run_backend(name: str, raw: dict[str, Any], instances: int, samples: int,
             url, data_dir = stack.enter_context(DATABASES[name]())
         except OSError as exc:
             print(f"[{name}] skipped: {exc}")
-            return None
+            return None, aged_rows
         app = make_app(url, data_dir, FakeHrss())
-        print(f"[{name}] platform: {instances} instances …", flush=True)
-        figures = bench_platform(app, instances)
-        print(f"[{name}] fresh vs aged ({aged_events} events, median of {samples}) …", flush=True)
-        figures |= bench_aged(app, samples, aged_events)
+        print(f"[{name}] platform: {args.instances} instances …", flush=True)
+        figures = bench_platform(app, args.instances)
+        how = "building it with real steps" if aged_rows is None else f"rows copied from {aged_rows['backend']}"
+        print(f"[{name}] fresh vs aged ({args.aged_events} events, {how}; median of {args.samples}) …",
+              flush=True)
+        aged, rows = bench_aged(app, args.samples, args.aged_events, aged_rows)
+        rows.setdefault("backend", name)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-    result = {"backend": name, **raw, **figures}
+    result = {"backend": name, **raw, **figures, **aged}
     result["ratio"] = round(raw["raw_per_s"] / figures["platform_per_s"], 2)
     result["measured_on"] = time.strftime("%Y-%m-%d")
-    return result
+    return result, rows
 
 
 def merge_results(path: Path, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -511,8 +587,11 @@ def print_table(results: list[dict[str, Any]]) -> None:
             print(f"[{name}] engine share of the step ({label}, {r[f'tasks_{label}']} tasks in the tree): "
                   f"load {e['load']:.2f} ms, complete+advance {e['complete_advance']:.2f} ms, "
                   f"dump {e['dump']:.2f} ms")
-        curve = ", ".join(f"{k} events {v:.1f} ms" for k, v in r["aged_curve_ms"].items())
-        print(f"[{name}] step cost while ageing: {curve}")
+        if "aged_curve_ms" in r:
+            curve = ", ".join(f"{k} events {v:.1f} ms" for k, v in r["aged_curve_ms"].items())
+            print(f"[{name}] step cost while ageing: {curve} (built in {r['aged_build_s']} s)")
+        else:
+            print(f"[{name}] aged instance: rows copied from {r['aged_copied_from']} (built there by real steps)")
         growth = r["step_ms_aged"] / r["step_ms_new"] - 1
         print(f"[{name}] targets: platform_per_s >= 50 {verdict(r['platform_per_s'] >= 50)}; "
               f"ratio <= 4 {verdict(r['ratio'] <= 4)}; aged step within 20 % of new "
@@ -532,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-instances", type=int, default=300, help="engine-only instances (a)")
     parser.add_argument("--samples", type=int, default=60, help="timed steps on fresh and aged instances (c)")
     parser.add_argument("--aged-events", type=int, default=1000, help="events of the aged instance (c)")
+    parser.add_argument("--rebuild-aged", action="store_true",
+                        help="build the aged instance on every backend instead of copying its rows")
     parser.add_argument("--json-out", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
@@ -542,8 +623,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"raw engine: {args.raw_instances} instances …", flush=True)
     raw = bench_raw(args.raw_instances)
     raw["single_loop_stalls_after_rounds"] = single_loop_stall()
-    results = [r for name in backends
-               if (r := run_backend(name, raw, args.instances, args.samples, args.aged_events)) is not None]
+    results, aged_rows = [], None
+    for name in backends:
+        result, aged_rows = run_backend(name, raw, args, None if args.rebuild_aged else aged_rows)
+        if result is not None:
+            results.append(result)
     if not results:
         print("no backend could be measured")
         return 1

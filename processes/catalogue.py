@@ -7,22 +7,21 @@ from typing import Any
 from sqlalchemy import func, select
 
 from models import HumanTask, Incident, ProcessDefinition, ProcessInstance, db
+from processes.deployment import latest_versions
 from processes.platform import Platform
 from processes.roles import ROLES
 
 
 def overview(platform: Platform) -> dict[str, Any]:
     """Latest version of each process with instance counts by status, ready tasks by role, open incidents."""
-    newest = (
-        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-        .where(ProcessDefinition.kind == "bpmn")
-        .group_by(ProcessDefinition.key)
-        .subquery()
-    )
     processes = db.session.execute(
-        select(ProcessDefinition.key, ProcessDefinition.name, ProcessDefinition.version, ProcessDefinition.deployed_at)
-        .join(newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v))
-        .order_by(ProcessDefinition.key)
+        latest_versions(
+            "bpmn",
+            ProcessDefinition.key,
+            ProcessDefinition.name,
+            ProcessDefinition.version,
+            ProcessDefinition.deployed_at,
+        ).order_by(ProcessDefinition.key)
     ).all()
     counts = db.session.execute(
         select(ProcessInstance.process_key, ProcessInstance.status, func.count()).group_by(

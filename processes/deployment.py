@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from handlers.registry import registry
 from integrations.crypto import sm3_hex
@@ -46,19 +46,22 @@ def latest_process(key: str) -> ProcessDefinition:
     return definition
 
 
-def _latest_decisions() -> dict[str, ProcessDefinition]:
-    """Latest DMN definition for each decision id it contains."""
+def latest_versions(kind: str, *columns) -> Select:
+    """A select of the newest version of every definition of a kind (whole rows, or the given columns)."""
     newest = (
         select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-        .where(ProcessDefinition.kind == "dmn")
+        .where(ProcessDefinition.kind == kind)
         .group_by(ProcessDefinition.key)
         .subquery()
     )
-    rows = db.session.execute(
-        select(ProcessDefinition).join(
-            newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v)
-        )
-    ).scalars()
+    return select(*(columns or (ProcessDefinition,))).join(
+        newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v)
+    )
+
+
+def _latest_decisions() -> dict[str, ProcessDefinition]:
+    """Latest DMN definition for each decision id it contains."""
+    rows = db.session.execute(latest_versions("dmn")).scalars()
     by_decision: dict[str, ProcessDefinition] = {}
     for row in rows:
         for decision_id in row.decision_refs:
@@ -103,17 +106,7 @@ def deploy_files(platform: Platform, paths: list[Path], deployed_by: str, commen
 
 
 def _processes_using(decision_ids: set[str]) -> list[ProcessDefinition]:
-    newest = (
-        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-        .where(ProcessDefinition.kind == "bpmn")
-        .group_by(ProcessDefinition.key)
-        .subquery()
-    )
-    rows = db.session.execute(
-        select(ProcessDefinition).join(
-            newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v)
-        )
-    ).scalars()
+    rows = db.session.execute(latest_versions("bpmn")).scalars()
     return [r for r in rows if set(r.meta.get("decisions", [])) & decision_ids]
 
 

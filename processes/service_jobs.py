@@ -15,13 +15,12 @@ from handlers.registry import DispatchError, dispatch, get_operator
 from models import Incident, OutboxJob, ProcessEvent, ProcessInstance, ProcessTimer, db, utcnow
 from processes.engine.runtime import ServiceFailure
 from processes.errors import Conflict, NotFound
+from processes.jobs.kinds import RUNNABLE, finish_job, handler_for, job_kind
 from processes.platform import Platform
 from processes.stepping import ACTIVE, Actor, lock_instance, persist_step
 from processes.unit_of_work import after_commit, capture_calls, log_calls, transaction
 
 log = logging.getLogger(__name__)
-
-RUNNABLE = ("pending", "enqueued")
 
 
 def execute_job(platform: Platform, job_id: int) -> str:
@@ -32,13 +31,12 @@ def execute_job(platform: Platform, job_id: int) -> str:
         return "skipped"
     kind, payload, instance_id, request_id = job.kind, dict(job.payload), job.instance_id, job.request_id
     db.session.rollback()  # end the read; the work below opens its own transactions
-    if kind == "service_task":
-        return _run_service_task(platform, job_id, instance_id, payload, request_id)
-    if kind == "fire_timer":
-        return _fire_timer(platform, job_id, instance_id, payload, request_id)
-    with transaction():
-        _finish(job_id, "dead", f"unknown job kind {kind}")
-    return "dead"
+    handler = handler_for(kind)
+    if handler is None:
+        with transaction():
+            finish_job(job_id, "dead", f"unknown job kind {kind}")
+        return "dead"
+    return handler(platform, job_id, instance_id, payload, request_id)
 
 
 def record_crash(platform: Platform, job_id: int, exc: BaseException) -> None:
@@ -76,12 +74,7 @@ def record_crash(platform: Platform, job_id: int, exc: BaseException) -> None:
             instance.status = "error"
 
 
-def _finish(job_id: int, status: str, error: str | None = None) -> None:
-    db.session.execute(
-        update(OutboxJob).where(OutboxJob.id == job_id).values(status=status, done_at=utcnow(), last_error=error)
-    )
-
-
+@job_kind("service_task")
 def _run_service_task(
     platform: Platform, job_id: int, instance_id: int, payload: dict[str, Any], request_id: str | None
 ) -> str:
@@ -90,7 +83,7 @@ def _run_service_task(
     if instance is None or instance.status not in ACTIVE or instance.suspended:
         db.session.rollback()
         with transaction():
-            _finish(
+            finish_job(
                 job_id,
                 "done",
                 "instance not active"
@@ -104,7 +97,7 @@ def _run_service_task(
     task = platform.engine.task(workflow, payload["task_uuid"])
     if task is None or not task.has_state(TaskState.READY):
         with transaction():
-            _finish(job_id, "done", "task no longer ready")
+            finish_job(job_id, "done", "task no longer ready")
         return "skipped"
     # The external call happens outside any transaction: no row lock is held during I/O.
     with capture_calls() as calls:
@@ -126,7 +119,7 @@ def _run_service_task(
             workflow = platform.engine.load(instance.snapshot)
             task = platform.engine.task(workflow, payload["task_uuid"])
             if task is None or not task.has_state(TaskState.READY):
-                _finish(job_id, "done", "task no longer ready")
+                finish_job(job_id, "done", "task no longer ready")
                 return "skipped"
             if failure is None:
                 platform.engine.script_engine.stash[task.id] = _json(result)
@@ -135,7 +128,7 @@ def _run_service_task(
                 finally:
                     platform.engine.script_engine.stash.pop(task.id, None)
         if failure is None:
-            _finish(job_id, "done")
+            finish_job(job_id, "done")
             persist_step(
                 platform,
                 instance,
@@ -205,7 +198,7 @@ def _handle_failure(
     if not failure.transient and platform.engine.throw_error(
         workflow, task, failure.code, failure.message, failure.details
     ):
-        _finish(job_id, "done", job.last_error)
+        finish_job(job_id, "done", job.last_error)
         persist_step(
             platform,
             instance,
@@ -341,6 +334,7 @@ def claim_due_timers(platform: Platform, limit: int = 200) -> int:
     return claimed
 
 
+@job_kind("fire_timer")
 def _fire_timer(
     platform: Platform, job_id: int, instance_id: int, payload: dict[str, Any], request_id: str | None
 ) -> str:
@@ -350,14 +344,14 @@ def _fire_timer(
         if job.status not in RUNNABLE:
             return "skipped"
         if instance is None or instance.status not in ACTIVE:
-            _finish(job_id, "done", "instance not active")
+            finish_job(job_id, "done", "instance not active")
             return "skipped"
         if instance.suspended:
             job.available_at = utcnow() + timedelta(seconds=60)  # fire once resumed
             job.status = "pending"
             return "deferred"
         workflow = platform.engine.load(instance.snapshot)
-        _finish(job_id, "done")
+        finish_job(job_id, "done")
         persist_step(
             platform,
             instance,

@@ -55,6 +55,11 @@ class ParsedDecision:
     decision_ids: list[str]
 
 
+def _single(code: str, message: str, exc: Exception) -> DeploymentError:
+    """A deployment error with one problem, from the exception that found it."""
+    return DeploymentError(code, message, {"problems": [{"code": code, "message": str(exc), "element": ""}]})
+
+
 def _problem(problems: list[dict[str, str]], code: str, message: str, element: str = "") -> None:
     problems.append({"code": code, "message": message, "element": element})
 
@@ -63,11 +68,7 @@ def _xml(source: str, file_name: str) -> etree._Element:
     try:
         return etree.fromstring(source.encode("utf-8"), parser=etree.XMLParser(resolve_entities=False))
     except etree.XMLSyntaxError as exc:
-        raise DeploymentError(
-            "XML_INVALID",
-            f"{file_name} 不是合法的XML: {exc}",
-            {"problems": [{"code": "XML_INVALID", "message": str(exc), "element": ""}]},
-        ) from exc
+        raise _single("XML_INVALID", f"{file_name} 不是合法的XML: {exc}", exc) from exc
 
 
 def parse_decision(source: str, file_name: str) -> ParsedDecision:
@@ -85,11 +86,7 @@ def parse_decision(source: str, file_name: str) -> ParsedDecision:
             if not dmn.decision.decisionTables:
                 raise ValidationException(f"decision {dmn_id} has no decision table")
     except ValidationException as exc:
-        raise DeploymentError(
-            "DMN_INVALID",
-            f"{file_name} 校验失败: {exc}",
-            {"problems": [{"code": "DMN_INVALID", "message": str(exc), "element": ""}]},
-        ) from exc
+        raise _single("DMN_INVALID", f"{file_name} 校验失败: {exc}", exc) from exc
     return ParsedDecision(key=root.get("id") or file_name, name=root.get("name") or file_name, decision_ids=ids)
 
 
@@ -109,11 +106,7 @@ def parse_process(
             parser.add_dmn_str(dmn_source, dmn_name)
         parser.add_bpmn_xml(root, file_name)
     except ValidationException as exc:
-        raise DeploymentError(
-            "BPMN_SCHEMA",
-            f"{file_name} 不符合BPMN规范: {exc}",
-            {"problems": [{"code": "BPMN_SCHEMA", "message": str(exc), "element": ""}]},
-        ) from exc
+        raise _single("BPMN_SCHEMA", f"{file_name} 不符合BPMN规范: {exc}", exc) from exc
     key = _main_process_id(parser, root, file_name)
     reserved = [el.get("id") for el in root.iter() if el.get("id") in RESERVED_IDS]
     if reserved:

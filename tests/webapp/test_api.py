@@ -174,3 +174,19 @@ def test_home_page_speaks_chinese(client):
     assert page.status_code == 200 and "居住登记" in page.get_data(as_text=True)
     missing = client.get("/no-such-page", headers={"Accept": "text/html"})
     assert missing.status_code == 404 and "请求的资源不存在" in missing.get_data(as_text=True)
+
+
+def test_request_id_follows_the_request_into_its_jobs(app, client, key, drain):
+    from sqlalchemy import select
+
+    from models import ProcessEvent, db
+
+    response = client.post(START, headers={"X-Api-Key": key, "X-Request-ID": "req-trace-0001"},
+                           json={"business_key": "BK-TRACE", "data": application(sim_person("long"))})
+    drain()
+    with app.app_context():
+        events = db.session.execute(select(ProcessEvent.kind, ProcessEvent.actor, ProcessEvent.request_id)).all()
+    assert response.status_code == 201
+    assert [(kind, rid) for kind, _, rid in events] == [("started", "req-trace-0001"),
+                                                        ("service_completed", "req-trace-0001")]
+    assert events[1].actor == "system"

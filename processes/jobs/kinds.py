@@ -1,0 +1,85 @@
+"""Registry of outbox job kinds, and the one way to add a job to the outbox."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from models import OutboxJob, db, utcnow
+from processes.unit_of_work import after_commit
+
+# (platform, job id, instance id, payload, request id) -> outcome ('done', 'retry', 'skipped', …)
+JobHandler = Callable[[Any, int, int | None, dict[str, Any], str | None], str]
+
+# Modules whose import registers job kinds; loaded on first lookup so that importing this module is cheap.
+BUILTIN_MODULES = ("processes.service_jobs",)
+RUNNABLE = ("pending", "enqueued")
+
+_KINDS: dict[str, JobHandler] = {}
+_loaded = False
+
+
+def job_kind(name: str) -> Callable[[JobHandler], JobHandler]:
+    """Register the function that runs outbox jobs of this kind."""
+
+    def register(func: JobHandler) -> JobHandler:
+        if name in _KINDS and _KINDS[name] is not func:
+            raise ValueError(f"job kind {name!r} registered twice")
+        _KINDS[name] = func
+        return func
+
+    return register
+
+
+def handler_for(kind: str) -> JobHandler | None:
+    """The function for a job kind, or None."""
+    global _loaded
+    if not _loaded:
+        for module in BUILTIN_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+    return _KINDS.get(kind)
+
+
+def enqueue(
+    platform: Any,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    instance_id: int | None = None,
+    dedupe_key: str | None = None,
+    available_at: datetime | None = None,
+    request_id: str | None = None,
+) -> OutboxJob:
+    """Add a job in the current transaction; it is relayed (or run) once the transaction commits."""
+    job = OutboxJob(
+        kind=kind,
+        payload=payload,
+        instance_id=instance_id,
+        dedupe_key=dedupe_key,
+        available_at=available_at or utcnow(),
+        request_id=request_id,
+    )
+    db.session.add(job)
+    if platform.jobs is not None:
+        after_commit(platform.jobs.notify)
+    return job
+
+
+def finish_job(job_id: int, status: str, error: str | None = None) -> None:
+    """Mark a job done (or dead) in the current transaction."""
+    db.session.execute(
+        update(OutboxJob).where(OutboxJob.id == job_id).values(status=status, done_at=utcnow(), last_error=error)
+    )
+
+
+def retry_job(job: OutboxJob, error: str, delay_seconds: float) -> None:
+    """Count a failed attempt and run the job again after a delay (in the current transaction)."""
+    job.attempts += 1
+    job.last_error = error[:2000]
+    job.status = "pending"
+    job.available_at = utcnow() + timedelta(seconds=delay_seconds)
