@@ -45,11 +45,31 @@ LOOP_BRANCHES = 4  # parallel looping user tasks in the aged-instance diagram
 TIMED_BRANCH = "Task_review_1"  # the step timed on fresh and aged instances
 PG_BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
-OWN_KEYS = ("backend", "raw_per_s", "platform_per_s", "ratio", "step_ms_new", "step_ms_aged",
-            "ms_per_step_raw", "ms_per_step_platform", "instances", "raw_instances", "platform_breakdown_ms",
-            "snapshot_bytes_new", "snapshot_bytes_aged", "aged_events", "aged_build_s", "aged_engine_ms",
-            "new_engine_ms", "aged_curve_ms", "aged_copied_from", "tasks_new", "tasks_aged",
-            "single_loop_stalls_after_rounds", "measured_on")
+OWN_KEYS = (
+    "backend",
+    "raw_per_s",
+    "platform_per_s",
+    "ratio",
+    "step_ms_new",
+    "step_ms_aged",
+    "ms_per_step_raw",
+    "ms_per_step_platform",
+    "instances",
+    "raw_instances",
+    "platform_breakdown_ms",
+    "snapshot_bytes_new",
+    "snapshot_bytes_aged",
+    "aged_events",
+    "aged_build_s",
+    "aged_engine_ms",
+    "new_engine_ms",
+    "aged_curve_ms",
+    "aged_copied_from",
+    "tasks_new",
+    "tasks_aged",
+    "single_loop_stalls_after_rounds",
+    "measured_on",
+)
 STEPS_PER_INSTANCE = 3  # start (→ HRSS job), HRSS service task (→ clerk review), clerk approval (→ end)
 REVIEW_ONCE_MORE = {"decision": "reject", "comment": "请补充材料后再审"}  # loops back in the loop diagram
 CLERK_KWARGS = {"kind": "user", "name": "clerk01", "roles": ("clerk",)}
@@ -62,11 +82,14 @@ def loop_bpmn(key: str, branches: int) -> str:
     Task_review_k -> Gateway_k: approve -> join, anything else -> Task_review_k again (two tasks per round).
     """
     ids = range(1, branches + 1)
-    refs_clerk = "".join(f"<bpmn:flowNodeRef>Task_review_{k}</bpmn:flowNodeRef>"
-                         f"<bpmn:flowNodeRef>Gateway_decision_{k}</bpmn:flowNodeRef>" for k in ids)
+    refs_clerk = "".join(
+        f"<bpmn:flowNodeRef>Task_review_{k}</bpmn:flowNodeRef><bpmn:flowNodeRef>Gateway_decision_{k}</bpmn:flowNodeRef>"
+        for k in ids
+    )
     split_out = "".join(f"<bpmn:outgoing>Flow_in_{k}</bpmn:outgoing>" for k in ids)
     join_in = "".join(f"<bpmn:incoming>Flow_done_{k}</bpmn:incoming>" for k in ids)
-    branch_xml = "".join(f"""
+    branch_xml = "".join(
+        f"""
     <bpmn:userTask id="Task_review_{k}" name="循环审核{k}">
       <bpmn:extensionElements><spiffworkflow:properties>
         <spiffworkflow:property name="formKey" value="registration_review" />
@@ -85,7 +108,9 @@ def loop_bpmn(key: str, branches: int) -> str:
     <bpmn:sequenceFlow id="Flow_again_{k}" sourceRef="Gateway_decision_{k}" targetRef="Task_review_{k}" />
     <bpmn:sequenceFlow id="Flow_done_{k}" sourceRef="Gateway_decision_{k}" targetRef="Gateway_join">
       <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{APPROVED}</bpmn:conditionExpression>
-    </bpmn:sequenceFlow>""" for k in ids)
+    </bpmn:sequenceFlow>"""
+        for k in ids
+    )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
                   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -121,14 +146,18 @@ class FakeHrss:
     def __init__(self) -> None:
         self.calls = 0
 
-    def insurance_status(self, id_number: str, name: str, as_of: date | str,
-                         business_key: str | None = None) -> InsuranceStatus:
+    def insurance_status(
+        self, id_number: str, name: str, as_of: date | str, business_key: str | None = None
+    ) -> InsuranceStatus:
         """An active insured status with 24 paid months up to `as_of`."""
         self.calls += 1
         end = date.fromisoformat(str(as_of)[:10])
         months = tuple(
-            ContributionMonth(f"{(end.year * 12 + end.month - 1 - k) // 12:04d}-"
-                              f"{(end.year * 12 + end.month - 1 - k) % 12 + 1:02d}", True, "上海某科技有限公司")
+            ContributionMonth(
+                f"{(end.year * 12 + end.month - 1 - k) // 12:04d}-{(end.year * 12 + end.month - 1 - k) % 12 + 1:02d}",
+                True,
+                "上海某科技有限公司",
+            )
             for k in range(23, -1, -1)
         )
         return InsuranceStatus(True, "active", 24, months, str(as_of)[:10])
@@ -137,9 +166,13 @@ class FakeHrss:
 def applicant(i: int) -> dict[str, str]:
     """Registration start-form data for the i-th synthetic applicant (valid ID number)."""
     born = date(1980, 1, 1) + timedelta(days=i // 900)
-    return {"id_number": make_id_number("310104", born, i % 900 + 100), "name": "张三",
-            "mobile": f"139{i % 100_000_000:08d}", "address": "上海市徐汇区田林路200号3号楼502室",
-            "reason": "employment"}
+    return {
+        "id_number": make_id_number("310104", born, i % 900 + 100),
+        "name": "张三",
+        "mobile": f"139{i % 100_000_000:08d}",
+        "address": "上海市徐汇区田林路200号3号楼502室",
+        "reason": "employment",
+    }
 
 
 def median_ms(samples: list[float]) -> float:
@@ -157,8 +190,7 @@ def bench_raw(instances: int, warmup: int = 20) -> dict[str, Any]:
     from processes.platform import BPMN_DIR
 
     forms = load_forms(BPMN_DIR / "forms")
-    parsed = parse_process(REGISTRATION_BPMN.read_text(encoding="utf-8"), REGISTRATION_BPMN.name, {},
-                           registry(), forms)
+    parsed = parse_process(REGISTRATION_BPMN.read_text(encoding="utf-8"), REGISTRATION_BPMN.name, {}, registry(), forms)
     specs = (parsed.spec, parsed.subprocess_specs)
     engine = Engine(lambda _definition_id: specs)
     clients = {"hrss": FakeHrss()}
@@ -169,16 +201,24 @@ def bench_raw(instances: int, warmup: int = 20) -> dict[str, Any]:
         return dispatch(operator, params, clients)
 
     def one(i: int) -> None:
-        data = {start_form.variable: start_form.validate(applicant(i)), "business_key": f"RAW-{i}",
-                "submitted_on": today, "channel": "suishenban"}
+        data = {
+            start_form.variable: start_form.validate(applicant(i)),
+            "business_key": f"RAW-{i}",
+            "submitted_on": today,
+            "channel": "suishenban",
+        }
         workflow = engine.create(1, data)
         [wait] = engine.advance(workflow)
         workflow = engine.load(engine.dump(workflow, 1))  # wait state 1: the HRSS job
         engine.run_service_task(workflow, engine.task(workflow, wait.task_uuid), call)
         [wait] = engine.advance(workflow)
         workflow = engine.load(engine.dump(workflow, 1))  # wait state 2: the clerk's review
-        engine.complete_user_task(workflow, engine.task(workflow, wait.task_uuid),
-                                  review_form.validate({"decision": "approve"}), review_form.variable)
+        engine.complete_user_task(
+            workflow,
+            engine.task(workflow, wait.task_uuid),
+            review_form.validate({"decision": "approve"}),
+            review_form.variable,
+        )
         assert engine.advance(workflow) == [] and workflow.completed
         engine.dump(workflow, 1)  # the platform stores the final snapshot too
         assert engine.data(workflow)["registration_status"] == "registered"
@@ -191,9 +231,11 @@ def bench_raw(instances: int, warmup: int = 20) -> dict[str, Any]:
         one(warmup + i)
     elapsed = time.perf_counter() - started
     per_s = instances / elapsed
-    return {"raw_per_s": round(per_s, 1),
-            "ms_per_step_raw": round(elapsed * 1000 / instances / STEPS_PER_INSTANCE, 3),
-            "raw_instances": instances}
+    return {
+        "raw_per_s": round(per_s, 1),
+        "ms_per_step_raw": round(elapsed * 1000 / instances / STEPS_PER_INSTANCE, 3),
+        "raw_instances": instances,
+    }
 
 
 # -- databases ---------------------------------------------------------------------------------------------
@@ -234,8 +276,15 @@ def make_app(url: str, data_dir: str, hrss: FakeHrss) -> Any:
     from processes.platform import get_platform
     from webapp import create_app
 
-    settings = Settings.from_env(environ={}, PERMITFLOW_ENV="test", DATABASE_URL=url, DATA_DIR=data_dir,
-                                 JOB_MODE="eager", LOG_LEVEL="WARNING", LOG_JSON=False)
+    settings = Settings.from_env(
+        environ={},
+        PERMITFLOW_ENV="test",
+        DATABASE_URL=url,
+        DATA_DIR=data_dir,
+        JOB_MODE="eager",
+        LOG_LEVEL="WARNING",
+        LOG_JSON=False,
+    )
     app = create_app(settings, clients={"hrss": hrss})
     loop_file = Path(data_dir) / f"{LOOP_KEY}.bpmn"
     loop_file.write_text(loop_bpmn(LOOP_KEY, LOOP_BRANCHES), encoding="utf-8")
@@ -251,8 +300,11 @@ def ready_tasks(instance_id: int) -> dict[str, int]:
 
     from models import HumanTask, db
 
-    rows = db.session.execute(select(HumanTask.task_spec, HumanTask.id).where(
-        HumanTask.instance_id == instance_id, HumanTask.status == "ready")).all()
+    rows = db.session.execute(
+        select(HumanTask.task_spec, HumanTask.id).where(
+            HumanTask.instance_id == instance_id, HumanTask.status == "ready"
+        )
+    ).all()
     db.session.rollback()
     return dict(rows)
 
@@ -269,8 +321,9 @@ def bench_platform(app: Any, instances: int, warmup: int = 10) -> dict[str, Any]
     with app.app_context():
         platform = get_platform(app)
         client, _ = register_client("suishenban", "随申办移动端")
-        channel = Actor(kind="channel", name="channel:suishenban", channel_id=client.id,
-                        extra={"channel_code": "suishenban"})
+        channel = Actor(
+            kind="channel", name="channel:suishenban", channel_id=client.id, extra={"channel_code": "suishenban"}
+        )
         clerk = Actor(**CLERK_KWARGS)
         runner = platform.jobs
         job_seconds: list[float] = []
@@ -330,8 +383,9 @@ def single_loop_stall(max_rounds: int = 800) -> int | None:
     from processes.forms import load_forms
     from processes.platform import BPMN_DIR
 
-    parsed = parse_process(loop_bpmn("bench_single_loop", 1), "bench_single_loop.bpmn", {}, registry(),
-                           load_forms(BPMN_DIR / "forms"))
+    parsed = parse_process(
+        loop_bpmn("bench_single_loop", 1), "bench_single_loop.bpmn", {}, registry(), load_forms(BPMN_DIR / "forms")
+    )
     specs = (parsed.spec, parsed.subprocess_specs)
     engine = Engine(lambda _definition_id: specs)
     workflow = engine.create(1, {})
@@ -358,8 +412,7 @@ def engine_costs(app: Any, snapshot: str, rounds: int = 15) -> dict[str, float]:
             workflow = engine.load(snapshot)
             t1 = time.perf_counter()
             [wait] = [w for w in engine.wait_states(workflow) if w.task_spec == TIMED_BRANCH]
-            engine.complete_user_task(workflow, engine.task(workflow, wait.task_uuid), REVIEW_ONCE_MORE,
-                                      "review")
+            engine.complete_user_task(workflow, engine.task(workflow, wait.task_uuid), REVIEW_ONCE_MORE, "review")
             engine.advance(workflow)
             t2 = time.perf_counter()
             engine.dump(workflow, 1)
@@ -368,8 +421,12 @@ def engine_costs(app: Any, snapshot: str, rounds: int = 15) -> dict[str, float]:
             step_s.append(t2 - t1)
             dump_s.append(t3 - t2)
         tasks = len(engine.load(snapshot).tasks)
-    return {"load": round(median_ms(load_s), 3), "complete_advance": round(median_ms(step_s), 3),
-            "dump": round(median_ms(dump_s), 3), "tasks": tasks}
+    return {
+        "load": round(median_ms(load_s), 3),
+        "complete_advance": round(median_ms(step_s), 3),
+        "dump": round(median_ms(dump_s), 3),
+        "tasks": tasks,
+    }
 
 
 def _loop_once(platform: Any, instance_id: int, task_spec: str) -> float:
@@ -430,14 +487,17 @@ def export_instance(app: Any, instance_id: int) -> dict[str, Any]:
     from models import HumanTask, ProcessEvent, ProcessInstance, db
 
     with app.app_context():
+
         def rows(model: Any, column: Any) -> list[dict[str, Any]]:
             table = model.__table__
             query = select(table).where(column == instance_id).order_by(table.c.id)
             return [dict(r) for r in db.session.execute(query).mappings()]
 
-        exported = {"instance": rows(ProcessInstance, ProcessInstance.id)[0],
-                    "events": rows(ProcessEvent, ProcessEvent.instance_id),
-                    "tasks": rows(HumanTask, HumanTask.instance_id)}
+        exported = {
+            "instance": rows(ProcessInstance, ProcessInstance.id)[0],
+            "events": rows(ProcessEvent, ProcessEvent.instance_id),
+            "tasks": rows(HumanTask, HumanTask.instance_id),
+        }
         db.session.rollback()
     return exported
 
@@ -458,14 +518,17 @@ def import_instance(app: Any, exported: dict[str, Any]) -> int:
         table = ProcessInstance.__table__
         new_id = db.session.execute(insert(table).values(**instance).returning(table.c.id)).scalar_one()
         for model, rows in ((ProcessEvent, exported["events"]), (HumanTask, exported["tasks"])):
-            db.session.execute(insert(model.__table__),
-                               [{k: v for k, v in r.items() if k != "id"} | {"instance_id": new_id} for r in rows])
+            db.session.execute(
+                insert(model.__table__),
+                [{k: v for k, v in r.items() if k != "id"} | {"instance_id": new_id} for r in rows],
+            )
         db.session.commit()
     return new_id
 
 
-def bench_aged(app: Any, samples: int, aged_events: int,
-               aged_rows: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+def bench_aged(
+    app: Any, samples: int, aged_events: int, aged_rows: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fresh-versus-aged figures; builds the aged instance unless `aged_rows` (built elsewhere) are given.
 
     Returns the figures and the aged instance's rows as they were before the timed steps.
@@ -485,8 +548,9 @@ def bench_aged(app: Any, samples: int, aged_events: int,
         aged_id = import_instance(app, aged_rows)
         extra = {"aged_copied_from": aged_rows["backend"]}
     with app.app_context():
-        events = db.session.execute(select(func.count()).select_from(ProcessEvent)
-                                    .where(ProcessEvent.instance_id == aged_id)).scalar_one()
+        events = db.session.execute(
+            select(func.count()).select_from(ProcessEvent).where(ProcessEvent.instance_id == aged_id)
+        ).scalar_one()
         aged_snapshot = db.session.get(ProcessInstance, aged_id).snapshot
         db.session.rollback()
         assert events >= aged_events, events
@@ -509,8 +573,9 @@ def bench_aged(app: Any, samples: int, aged_events: int,
 
 
 # -- driver ------------------------------------------------------------------------------------------------
-def run_backend(name: str, raw: dict[str, Any], args: argparse.Namespace,
-                aged_rows: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def run_backend(
+    name: str, raw: dict[str, Any], args: argparse.Namespace, aged_rows: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """All platform figures on one backend (None, with a message, when it is not reachable).
 
     Also returns the aged instance's rows so that the next backend can reuse them instead of
@@ -528,8 +593,7 @@ def run_backend(name: str, raw: dict[str, Any], args: argparse.Namespace,
         print(f"[{name}] platform: {args.instances} instances …", flush=True)
         figures = bench_platform(app, args.instances)
         how = "building it with real steps" if aged_rows is None else f"rows copied from {aged_rows['backend']}"
-        print(f"[{name}] fresh vs aged ({args.aged_events} events, {how}; median of {args.samples}) …",
-              flush=True)
+        print(f"[{name}] fresh vs aged ({args.aged_events} events, {how}; median of {args.samples}) …", flush=True)
         aged, rows = bench_aged(app, args.samples, args.aged_events, aged_rows)
         rows.setdefault("backend", name)
         with app.app_context():
@@ -570,36 +634,48 @@ def verdict(ok: bool) -> str:
 
 def print_table(results: list[dict[str, Any]]) -> None:
     """A readable summary, with the targets."""
-    header = (f"{'backend':<11}{'raw/s':>8}{'platform/s':>12}{'ratio':>7}"
-              f"{'ms/step raw':>13}{'ms/step plat':>14}"
-              f"{'step new ms':>13}{'step aged ms':>14}{'snap new B':>12}{'snap aged B':>13}")
+    header = (
+        f"{'backend':<11}{'raw/s':>8}{'platform/s':>12}{'ratio':>7}"
+        f"{'ms/step raw':>13}{'ms/step plat':>14}"
+        f"{'step new ms':>13}{'step aged ms':>14}{'snap new B':>12}{'snap aged B':>13}"
+    )
     print("\n" + header + "\n" + "-" * len(header))
     for r in results:
-        print(f"{r['backend']:<11}{r['raw_per_s']:>8.1f}{r['platform_per_s']:>12.1f}{r['ratio']:>7.2f}"
-              f"{r['ms_per_step_raw']:>13.3f}{r['ms_per_step_platform']:>14.3f}{r['step_ms_new']:>13.3f}"
-              f"{r['step_ms_aged']:>14.3f}{r['snapshot_bytes_new']:>12,}{r['snapshot_bytes_aged']:>13,}")
+        print(
+            f"{r['backend']:<11}{r['raw_per_s']:>8.1f}{r['platform_per_s']:>12.1f}{r['ratio']:>7.2f}"
+            f"{r['ms_per_step_raw']:>13.3f}{r['ms_per_step_platform']:>14.3f}{r['step_ms_new']:>13.3f}"
+            f"{r['step_ms_aged']:>14.3f}{r['snapshot_bytes_new']:>12,}{r['snapshot_bytes_aged']:>13,}"
+        )
     for r in results:
         b, name = r["platform_breakdown_ms"], r["backend"]
-        print(f"\n[{name}] per instance: start {b['start']:.2f} ms + HRSS job {b['hrss_job']:.2f} ms "
-              f"+ clerk approval {b['complete']:.2f} ms")
+        print(
+            f"\n[{name}] per instance: start {b['start']:.2f} ms + HRSS job {b['hrss_job']:.2f} ms "
+            f"+ clerk approval {b['complete']:.2f} ms"
+        )
         for label in ("new", "aged"):
             e = r[f"{label}_engine_ms"]
-            print(f"[{name}] engine share of the step ({label}, {r[f'tasks_{label}']} tasks in the tree): "
-                  f"load {e['load']:.2f} ms, complete+advance {e['complete_advance']:.2f} ms, "
-                  f"dump {e['dump']:.2f} ms")
+            print(
+                f"[{name}] engine share of the step ({label}, {r[f'tasks_{label}']} tasks in the tree): "
+                f"load {e['load']:.2f} ms, complete+advance {e['complete_advance']:.2f} ms, "
+                f"dump {e['dump']:.2f} ms"
+            )
         if "aged_curve_ms" in r:
             curve = ", ".join(f"{k} events {v:.1f} ms" for k, v in r["aged_curve_ms"].items())
             print(f"[{name}] step cost while ageing: {curve} (built in {r['aged_build_s']} s)")
         else:
             print(f"[{name}] aged instance: rows copied from {r['aged_copied_from']} (built there by real steps)")
         growth = r["step_ms_aged"] / r["step_ms_new"] - 1
-        print(f"[{name}] targets: platform_per_s >= 50 {verdict(r['platform_per_s'] >= 50)}; "
-              f"ratio <= 4 {verdict(r['ratio'] <= 4)}; aged step within 20 % of new "
-              f"{verdict(abs(growth) <= 0.20)} ({growth:+.0%})")
+        print(
+            f"[{name}] targets: platform_per_s >= 50 {verdict(r['platform_per_s'] >= 50)}; "
+            f"ratio <= 4 {verdict(r['ratio'] <= 4)}; aged step within 20 % of new "
+            f"{verdict(abs(growth) <= 0.20)} ({growth:+.0%})"
+        )
     stall = results[0]["single_loop_stalls_after_rounds"]
     if stall is not None:
-        print(f"\nengine: a single self-looping user task stops being seen after {stall} rounds "
-              "(SpiffWorkflow's TaskIterator max_depth=1000): such an instance waits for nothing, for good.")
+        print(
+            f"\nengine: a single self-looping user task stops being seen after {stall} rounds "
+            "(SpiffWorkflow's TaskIterator max_depth=1000): such an instance waits for nothing, for good."
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -611,8 +687,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-instances", type=int, default=300, help="engine-only instances (a)")
     parser.add_argument("--samples", type=int, default=60, help="timed steps on fresh and aged instances (c)")
     parser.add_argument("--aged-events", type=int, default=1000, help="events of the aged instance (c)")
-    parser.add_argument("--rebuild-aged", action="store_true",
-                        help="build the aged instance on every backend instead of copying its rows")
+    parser.add_argument(
+        "--rebuild-aged",
+        action="store_true",
+        help="build the aged instance on every backend instead of copying its rows",
+    )
     parser.add_argument("--json-out", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]

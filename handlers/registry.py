@@ -51,15 +51,26 @@ class Operator:
     max_attempts: int | None
     backoff_seconds: float | None
     summary: str
+    transactional: bool = False  # runs inside the instance's transaction (process-level operators, no I/O)
 
 
 _REGISTRY: dict[str, Operator] = {}
 
 
 def operator(
-    name: str, *, clients: tuple[str, ...] = (), max_attempts: int | None = None, backoff_seconds: float | None = None
+    name: str,
+    *,
+    clients: tuple[str, ...] = (),
+    max_attempts: int | None = None,
+    backoff_seconds: float | None = None,
+    transactional: bool = False,
 ) -> Callable:
-    """Register a handler under a BPMN operator name; its keyword-only parameters are the BPMN params."""
+    """Register a handler under a BPMN operator name; its keyword-only parameters are the BPMN params.
+
+    Handlers calling external systems run outside any transaction. `transactional=True` is for
+    process-level operators (in `processes/`) that change business records: they run inside the instance's
+    transaction, under its lock, and a failure rolls their writes back.
+    """
 
     def register(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         if name in _REGISTRY and _REGISTRY[name].func is not func:
@@ -68,7 +79,9 @@ def operator(
         params = tuple(p for p in signature.parameters if p not in clients)
         required = tuple(p for p in params if signature.parameters[p].default is inspect.Parameter.empty)
         summary = (inspect.getdoc(func) or "").splitlines()[0] if func.__doc__ else ""
-        _REGISTRY[name] = Operator(name, func, clients, params, required, max_attempts, backoff_seconds, summary)
+        _REGISTRY[name] = Operator(
+            name, func, clients, params, required, max_attempts, backoff_seconds, summary, transactional
+        )
         return func
 
     return register

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import traceback
 from datetime import timedelta
@@ -81,70 +80,70 @@ def _run_service_task(
     actor = Actor.system(request_id)
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is None or instance.status not in ACTIVE or instance.suspended:
+        reason = "suspended: requeued on resume" if instance is not None and instance.suspended else "not active"
         db.session.rollback()
         with transaction():
-            finish_job(
-                job_id,
-                "done",
-                "instance not active"
-                if instance is None or not instance.suspended
-                else "suspended: requeued on resume",
-            )
+            finish_job(job_id, "done", reason)
         return "skipped"
     snapshot, version = instance.snapshot, instance.lock_version
     db.session.rollback()
-    workflow = platform.engine.load(snapshot)
-    task = platform.engine.task(workflow, payload["task_uuid"])
-    if task is None or not task.has_state(TaskState.READY):
-        with transaction():
-            finish_job(job_id, "done", "task no longer ready")
-        return "skipped"
-    # The external call happens outside any transaction: no row lock is held during I/O.
-    with capture_calls() as calls:
-        try:
-            result: dict[str, Any] | None = platform.engine.run_service_task(
-                workflow, task, lambda op, params: _call(platform, op, params)
-            )
-            failure = None
-        except ServiceFailure as exc:
-            result, failure = None, exc
+    op = get_operator(payload["operator"])
+    transactional = op is not None and op.transactional
+    outcome: tuple[dict[str, Any] | None, ServiceFailure | None] | None = None
+    calls: list = []
+    if not transactional:
+        # External I/O happens outside any transaction: no row lock is held while a partner answers.
+        workflow = platform.engine.load(snapshot)
+        task = platform.engine.task(workflow, payload["task_uuid"])
+        if task is None or not task.has_state(TaskState.READY):
+            with transaction():
+                finish_job(job_id, "done", "task no longer ready")
+            return "skipped"
+        with capture_calls() as calls:
+            outcome = _attempt(platform, workflow, task)
     with transaction():
         log_calls(calls)
         job = db.session.get(OutboxJob, job_id)
         instance = lock_instance(instance_id)
         if job.status not in RUNNABLE:
             return "skipped"  # another worker finished it first
-        if instance.lock_version != version:
-            # The instance moved on meanwhile (e.g. a message): apply the outcome to the fresh state.
+        if outcome is None or instance.lock_version != version:
+            # Fresh state: a transactional operator always runs on it; an external result is applied to it.
             workflow = platform.engine.load(instance.snapshot)
             task = platform.engine.task(workflow, payload["task_uuid"])
             if task is None or not task.has_state(TaskState.READY):
                 finish_job(job_id, "done", "task no longer ready")
                 return "skipped"
-            if failure is None:
-                platform.engine.script_engine.stash[task.id] = _json(result)
-                try:
-                    task.run()
-                finally:
-                    platform.engine.script_engine.stash.pop(task.id, None)
-        if failure is None:
-            finish_job(job_id, "done")
-            persist_step(
-                platform,
-                instance,
-                workflow,
-                actor,
-                "service_completed",
-                task_spec=task.task_spec.name,
-                task_name=task.task_spec.bpmn_name,
-                details={"operator": payload["operator"]},
-            )
-            return "done"
-        return _handle_failure(platform, job_id, instance, workflow, task, payload, failure, actor)
+            if outcome is None:
+                with db.session.begin_nested() as savepoint:  # a failed operator leaves no half-written rows
+                    outcome = _attempt(platform, workflow, task)
+                    if outcome[1] is not None:
+                        savepoint.rollback()
+            elif outcome[1] is None:
+                platform.engine.complete_service_task(task, outcome[0])
+        failure = outcome[1]
+        if failure is not None:
+            return _handle_failure(platform, job_id, instance, workflow, task, payload, failure, actor)
+        finish_job(job_id, "done")
+        persist_step(
+            platform,
+            instance,
+            workflow,
+            actor,
+            "service_completed",
+            task_spec=task.task_spec.name,
+            task_name=task.task_spec.bpmn_name,
+            details={"operator": payload["operator"]},
+        )
+        return "done"
 
 
-def _json(result: Any) -> str:
-    return json.dumps(result, ensure_ascii=False)
+def _attempt(platform: Platform, workflow, task) -> tuple[dict[str, Any] | None, ServiceFailure | None]:
+    """Run the service task once: (result, None) with the task completed, or (None, failure)."""
+    try:
+        return platform.engine.run_service_task(workflow, task, lambda op, params: _call(platform, op, params)), None
+    except ServiceFailure as exc:
+        return None, exc
 
 
 def _call(platform: Platform, operator: str, params: dict[str, Any]) -> dict[str, Any]:

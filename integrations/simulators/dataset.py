@@ -113,7 +113,10 @@ def contribution_history(person: Person, as_of: date) -> list[dict]:
         "long": [True] * 24,
         "exactly6": [False] * 18 + [True] * 6,
         "exactly5": [False] * 19 + [True] * 5,
-        "gap": [True] * 15 + [False, False] + [True] * 7 if person.index // 8 % 2 else [True] * 20 + [False] + [True] * 3,
+        # Alternate gap shapes: an old gap with 7 recent months (passes), a recent gap with 3 (fails).
+        "gap": [True] * 15 + [False, False] + [True] * 7
+        if person.index // 8 % 2
+        else [True] * 20 + [False] + [True] * 3,
         "none": None,
         "suspended": [True] * 20 + [False] * 4,
         "new2": [False] * 22 + [True] * 2,

@@ -187,12 +187,16 @@ class Engine:
             raise ServiceFailure("EXPRESSION_ERROR", f"参数表达式求值失败: {exc}", transient=False) from exc
         params = {name: value["value"] for name, value in evaluated.items()}
         result = call(spec.operation_name, params)
+        self.complete_service_task(task, result)
+        return result
+
+    def complete_service_task(self, task: Task, result: dict[str, Any]) -> None:
+        """Complete a ready service task with a result obtained earlier (stored in its result variable)."""
         self.script_engine.stash[task.id] = json.dumps(result, ensure_ascii=False)
         try:
             task.run()
         finally:
             self.script_engine.stash.pop(task.id, None)
-        return result
 
     def throw_error(
         self, workflow: BpmnWorkflow, task: Task, code: str, message: str, details: dict | None = None

@@ -42,8 +42,12 @@ def test_dispatch_injects_clients_and_checks_parameters():
 
 @pytest.mark.parametrize(
     ("kind", "code", "transient"),
-    [("transient", "TIMEOUT", True), ("permanent", "HTTP_400", False), ("business", "NOT_ELIGIBLE", False),
-     ("result", "BAD_HANDLER_RESULT", False)],
+    [
+        ("transient", "TIMEOUT", True),
+        ("permanent", "HTTP_400", False),
+        ("business", "NOT_ELIGIBLE", False),
+        ("result", "BAD_HANDLER_RESULT", False),
+    ],
 )
 def test_failures_are_mapped_to_transient_or_permanent(kind, code, transient):
     with pytest.raises(DispatchError) as info:
@@ -76,8 +80,9 @@ def hrss(simulator):
 )
 def test_a1_hrss_check_explains_each_outcome(hrss, profile, nth, passed, months, phrase):
     p = sim_person(profile, nth)
-    result = dispatch("hrss.check_insurance", {"id_number": p.id_number, "name": p.name, "as_of": "2026-11-29"},
-                      {"hrss": hrss})
+    result = dispatch(
+        "hrss.check_insurance", {"id_number": p.id_number, "name": p.name, "as_of": "2026-11-29"}, {"hrss": hrss}
+    )
     assert result["passed"] is passed
     assert result["consecutive_months"] == months
     assert any(phrase in line for line in result["feedback"]), result["feedback"]
@@ -86,7 +91,8 @@ def test_a1_hrss_check_explains_each_outcome(hrss, profile, nth, passed, months,
 def test_a2_hrss_name_mismatch_is_the_correctable_bpmn_error(hrss):
     p = sim_person("long")
     with pytest.raises(DispatchError) as info:
-        dispatch("hrss.check_insurance", {"id_number": p.id_number, "name": "某某", "as_of": "2026-11-29"},
-                 {"hrss": hrss})
+        dispatch(
+            "hrss.check_insurance", {"id_number": p.id_number, "name": "某某", "as_of": "2026-11-29"}, {"hrss": hrss}
+        )
     assert (info.value.code, info.value.transient) == ("HRSS_REJECTED", False)
     assert "姓名" in info.value.message

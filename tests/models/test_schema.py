@@ -26,8 +26,9 @@ def test_process_events_are_append_only(ctx):
     from tests.support import person as sim_person
 
     platform = ctx.extensions["permitflow"]
-    instance, _ = start_instance(platform, "residence_registration", "BK-AO", application(sim_person("long")),
-                                 Actor(kind="ops", name="ops:t"))
+    instance, _ = start_instance(
+        platform, "residence_registration", "BK-AO", application(sim_person("long")), Actor(kind="ops", name="ops:t")
+    )
     event = db.session.execute(db.select(ProcessEvent).where(ProcessEvent.instance_id == instance.id)).scalars().first()
     event.kind = "forged"
     with pytest.raises(RuntimeError, match="append-only"):

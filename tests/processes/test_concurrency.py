@@ -39,9 +39,7 @@ def test_two_concurrent_completions_exactly_one_wins(app, drain):
     assert len(outcomes) == 2 and outcomes.count("ok") == 1, outcomes
     assert set(outcomes) - {"ok"} <= {"TASK_NOT_READY", "CONCURRENT_UPDATE", "BUSY"}
     with app.app_context():
-        completions = db.session.execute(
-            select(func.count()).where(ProcessEvent.kind == "task_completed")
-        ).scalar_one()
+        completions = db.session.execute(select(func.count()).where(ProcessEvent.kind == "task_completed")).scalar_one()
     assert completions == 1
 
 
@@ -50,10 +48,12 @@ def test_completing_a_done_task_again_is_409_over_the_api(app, drain):
     key = register_key(app)
     started = start_registration(client, key, sim_person("exactly5")).get_json()
     drain()
-    task_id = client.get(f"/api/v1/instances/{started['id']}", headers={"X-Api-Key": key}).get_json()[
-        "current_tasks"
-    ][0]["id"]
-    first = client.post(f"/api/v1/tasks/{task_id}/complete", headers={"X-Api-Key": key}, json={"data": {"choice": "continue"}})
+    task_id = client.get(f"/api/v1/instances/{started['id']}", headers={"X-Api-Key": key}).get_json()["current_tasks"][
+        0
+    ]["id"]
+    first = client.post(
+        f"/api/v1/tasks/{task_id}/complete", headers={"X-Api-Key": key}, json={"data": {"choice": "continue"}}
+    )
     second = client.post(
         f"/api/v1/tasks/{task_id}/complete", headers={"X-Api-Key": key}, json={"data": {"choice": "continue"}}
     )

@@ -46,8 +46,10 @@ def test_service_result_completes_the_task_and_reaches_the_clerk():
         return {"passed": True}
 
     engine.run_service_task(workflow, task, call)
-    assert seen == {"operator": "hrss.check_insurance",
-                    "params": {"id_number": "x", "name": "y", "as_of": "2026-11-29", "min_months": 6}}
+    assert seen == {
+        "operator": "hrss.check_insurance",
+        "params": {"id_number": "x", "name": "y", "as_of": "2026-11-29", "min_months": 6},
+    }
     [review] = engine.advance(workflow)
     assert (review.kind, review.task_spec, review.lane) == ("user", "Task_clerk_review", "网点受理员")
     assert review.extensions["formKey"] == "registration_review"

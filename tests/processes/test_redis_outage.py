@@ -70,9 +70,7 @@ def test_redis_outage_loses_no_job_and_runs_each_once(make_app, private_redis, s
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.get_json()["checks"]["redis"]["ok"] is False
         with app.app_context():
-            statuses = dict(
-                db.session.execute(select(OutboxJob.status, func.count()).group_by(OutboxJob.status)).all()
-            )
+            statuses = dict(db.session.execute(select(OutboxJob.status, func.count()).group_by(OutboxJob.status)).all())
         assert statuses == {"enqueued": 3, "pending": 3}
         private_redis.start()
         with app.app_context():

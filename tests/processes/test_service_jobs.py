@@ -24,9 +24,13 @@ def test_transient_hrss_failures_are_retried_then_succeed(app, drain, simulator)
     assert instance.status == "waiting", instance.status
     assert sim_calls(simulator, HRSS) == 3
     with app.app_context():
-        kinds = db.session.execute(
-            select(ProcessEvent.kind).where(ProcessEvent.instance_id == instance.id).order_by(ProcessEvent.id)
-        ).scalars().all()
+        kinds = (
+            db.session.execute(
+                select(ProcessEvent.kind).where(ProcessEvent.instance_id == instance.id).order_by(ProcessEvent.id)
+            )
+            .scalars()
+            .all()
+        )
         job = db.session.execute(select(OutboxJob).where(OutboxJob.instance_id == instance.id)).scalar_one()
     assert kinds == ["started", "service_retry", "service_retry", "service_completed"]
     assert (job.status, job.attempts) == ("done", 2)

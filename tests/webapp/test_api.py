@@ -72,20 +72,29 @@ def test_422_names_each_bad_field_in_chinese_and_writes_nothing(app, client, key
 
 
 def test_404s(client, key):
-    _error(client.post("/api/v1/processes/nope/instances", headers={"X-Api-Key": key}, json={"business_key": "b"}),
-           404, "PROCESS_NOT_FOUND")
+    _error(
+        client.post("/api/v1/processes/nope/instances", headers={"X-Api-Key": key}, json={"business_key": "b"}),
+        404,
+        "PROCESS_NOT_FOUND",
+    )
     _error(client.get("/api/v1/instances/abc", headers={"X-Api-Key": key}), 404, "INSTANCE_NOT_FOUND")
     _error(client.get("/api/v1/tasks/999999", headers={"X-Api-Key": key}), 404, "TASK_NOT_FOUND")
-    _error(client.post("/api/v1/messages", headers={"X-Api-Key": key},
-                       json={"message_name": "m", "business_key": "b"}), 404, "NO_WAITING_INSTANCE")
+    _error(
+        client.post("/api/v1/messages", headers={"X-Api-Key": key}, json={"message_name": "m", "business_key": "b"}),
+        404,
+        "NO_WAITING_INSTANCE",
+    )
     _error(client.get("/api/v1/no/such/route", headers={"X-Api-Key": key}), 404, "NOT_FOUND")
 
 
 def test_403_for_operations_a_channel_may_not_do(client, key, app, drain):
     started = start_registration(client, key, sim_person("long")).get_json()
     drain()
-    _error(client.post(f"/api/v1/instances/{started['id']}/cancel", headers={"X-Api-Key": key},
-                       json={"reason": "x"}), 403, "OPS_ONLY")
+    _error(
+        client.post(f"/api/v1/instances/{started['id']}/cancel", headers={"X-Api-Key": key}, json={"reason": "x"}),
+        403,
+        "OPS_ONLY",
+    )
     _error(client.get(f"/api/v1/instances/{started['id']}/history", headers={"X-Api-Key": key}), 403, "OPS_ONLY")
 
 
@@ -111,18 +120,26 @@ def test_a_channel_sees_only_what_it_started(app, client, key, drain):
     started = start_registration(client, key, sim_person("exactly5")).get_json()
     drain()
     stranger = register_key(app, "suishenban")
-    _error(client.get(f"/api/v1/instances/{started['id']}", headers={"X-Api-Key": stranger}), 404,
-           "INSTANCE_NOT_FOUND")
+    _error(client.get(f"/api/v1/instances/{started['id']}", headers={"X-Api-Key": stranger}), 404, "INSTANCE_NOT_FOUND")
     mine = client.get("/api/v1/tasks", headers={"X-Api-Key": key}).get_json()
     theirs = client.get("/api/v1/tasks", headers={"X-Api-Key": stranger}).get_json()
     assert mine["total"] == 1 and theirs["total"] == 0
     task_id = mine["items"][0]["id"]
-    _error(client.post(f"/api/v1/tasks/{task_id}/complete", headers={"X-Api-Key": stranger},
-                       json={"data": {"choice": "continue"}}), 404, "TASK_NOT_FOUND")
-    _error(client.post(f"/api/v1/tasks/{task_id}/complete", headers={"X-Api-Key": key},
-                       json={"data": {"choice": "maybe"}}), 422, "FORM_INVALID")
-    _error(client.post(f"/api/v1/tasks/{task_id}/complete", headers={"X-Api-Key": key}, json={}), 400,
-           "FIELD_REQUIRED")
+    _error(
+        client.post(
+            f"/api/v1/tasks/{task_id}/complete", headers={"X-Api-Key": stranger}, json={"data": {"choice": "continue"}}
+        ),
+        404,
+        "TASK_NOT_FOUND",
+    )
+    _error(
+        client.post(
+            f"/api/v1/tasks/{task_id}/complete", headers={"X-Api-Key": key}, json={"data": {"choice": "maybe"}}
+        ),
+        422,
+        "FORM_INVALID",
+    )
+    _error(client.post(f"/api/v1/tasks/{task_id}/complete", headers={"X-Api-Key": key}, json={}), 400, "FIELD_REQUIRED")
 
 
 def test_ops_can_suspend_resume_and_cancel_with_reasons(app, client, key, drain):
@@ -134,8 +151,13 @@ def test_ops_can_suspend_resume_and_cancel_with_reasons(app, client, key, drain)
     assert client.post(url + "/suspend", headers=ops, json={"reason": "核查材料"}).get_json()["suspended"] is True
     _error(client.post(url + "/suspend", headers=ops, json={"reason": "again"}), 409, "ALREADY_SUSPENDED")
     task_id = client.get("/api/v1/tasks", headers={"X-Api-Key": key}).get_json()["items"][0]["id"]
-    _error(client.post(f"/api/v1/tasks/{task_id}/complete", headers={"X-Api-Key": key},
-                       json={"data": {"choice": "continue"}}), 409, "INSTANCE_SUSPENDED")
+    _error(
+        client.post(
+            f"/api/v1/tasks/{task_id}/complete", headers={"X-Api-Key": key}, json={"data": {"choice": "continue"}}
+        ),
+        409,
+        "INSTANCE_SUSPENDED",
+    )
     assert client.post(url + "/resume", headers=ops, json={}).get_json()["suspended"] is False
     cancelled = client.post(url + "/cancel", headers=ops, json={"reason": "申请人撤回"}).get_json()
     assert cancelled["status"] == "cancelled" and cancelled["current_tasks"] == []
@@ -151,7 +173,8 @@ def test_openapi_document_lists_every_route(app, client):
     documented = {"/api/v1" + path for path in doc["paths"]}
     routes = {
         str(rule).replace("<int:", "{").replace("<", "{").replace(">", "}")
-        for rule in app.url_map.iter_rules() if str(rule).startswith("/api/v1/") and "openapi" not in str(rule)
+        for rule in app.url_map.iter_rules()
+        if str(rule).startswith("/api/v1/") and "openapi" not in str(rule)
     }
     routes = {r.replace("{task_id}", "{task_id}") for r in routes}
     assert routes <= documented, routes - documented
@@ -181,12 +204,17 @@ def test_request_id_follows_the_request_into_its_jobs(app, client, key, drain):
 
     from models import ProcessEvent, db
 
-    response = client.post(START, headers={"X-Api-Key": key, "X-Request-ID": "req-trace-0001"},
-                           json={"business_key": "BK-TRACE", "data": application(sim_person("long"))})
+    response = client.post(
+        START,
+        headers={"X-Api-Key": key, "X-Request-ID": "req-trace-0001"},
+        json={"business_key": "BK-TRACE", "data": application(sim_person("long"))},
+    )
     drain()
     with app.app_context():
         events = db.session.execute(select(ProcessEvent.kind, ProcessEvent.actor, ProcessEvent.request_id)).all()
     assert response.status_code == 201
-    assert [(kind, rid) for kind, _, rid in events] == [("started", "req-trace-0001"),
-                                                        ("service_completed", "req-trace-0001")]
+    assert [(kind, rid) for kind, _, rid in events] == [
+        ("started", "req-trace-0001"),
+        ("service_completed", "req-trace-0001"),
+    ]
     assert events[1].actor == "system"

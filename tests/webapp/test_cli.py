@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
+from processes.platform import BPMN_DIR
 from webapp.cli import main
 
 
 def _env(database_url: str, simulator_url: str) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "SIMULATOR_URL": simulator_url, "LOG_JSON": "false",
-            "LOG_LEVEL": "WARNING", "JOB_MODE": "eager", "REDIS_URL": ""}
+    return {
+        "DATABASE_URL": database_url,
+        "SIMULATOR_URL": simulator_url,
+        "LOG_JSON": "false",
+        "LOG_LEVEL": "WARNING",
+        "JOB_MODE": "eager",
+        "REDIS_URL": "",
+    }
 
 
 def test_config_lists_every_key():
@@ -19,9 +26,8 @@ def test_config_lists_every_key():
 
 def test_deploy_reports_each_problem_and_exits_nonzero(tmp_path, app, database_url, simulator):
     broken = tmp_path / "broken.bpmn"
-    source = (app.root_path + "/../bpmn/residence_registration.bpmn")
-    broken.write_text(open(source, encoding="utf-8").read().replace('id="hrss.check_insurance"', 'id="nope.op"'),
-                      encoding="utf-8")
+    source = (BPMN_DIR / "residence_registration.bpmn").read_text(encoding="utf-8")
+    broken.write_text(source.replace('id="hrss.check_insurance"', 'id="nope.op"'), encoding="utf-8")
     result = CliRunner().invoke(main, ["deploy", str(broken)], env=_env(database_url, simulator.url))
     assert result.exit_code == 1
     assert "UNKNOWN_OPERATOR" in result.output and "nope.op" in result.output
