@@ -78,6 +78,20 @@ class Settings:
     OUTBOX_BATCH: int = _doc("Outbox rows relayed per pass", 200)
     TASK_DEFAULT_DUE_HOURS: int = _doc("Due time of a user task that names none", 72)
     DEMO_PASSWORD: str = _doc("Password given to demo users by `permitflow demo-data`", "", secret=True)
+    SMS_CALLBACK_URL: str = _doc(
+        "Our delivery-report webhook as the SMS platform reaches it (…/api/v1/callbacks/sms); empty: poll only", ""
+    )
+    SMS_CALLBACK_SECRET: str = _doc(
+        "Key of the HMAC-SM3 signature put in each message's callback URL; required with SMS_CALLBACK_URL",
+        "",
+        secret=True,
+    )
+    SMS_SEND_MAX_ATTEMPTS: int = _doc("Attempts to hand a message to the SMS platform before it is failed", 6)
+    SMS_SEND_BACKOFF_SECONDS: float = _doc(
+        "Base of the exponential backoff between SMS send attempts (a longer Retry-After wins)", 5.0
+    )
+    SMS_POLL_AFTER_SECONDS: float = _doc("Seconds after sending before polling for an uncalled-back report", 600.0)
+    SMS_POLL_MAX: int = _doc("Delivery-report polls per message (interval doubling) before giving up", 5)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -112,12 +126,16 @@ class Settings:
             "DATABASE_POOL_SIZE",
             "OUTBOX_BATCH",
             "API_PAGE_SIZE_MAX",
+            "SMS_SEND_MAX_ATTEMPTS",
+            "SMS_POLL_MAX",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
         for name, (attempts, backoff) in self.retry_overrides.items():
             if attempts < 1 or backoff < 0:
                 raise ConfigError(f"SERVICE_TASK_RETRY_OVERRIDES for {name}: attempts ≥ 1 and backoff ≥ 0")
+        if self.SMS_CALLBACK_URL and len(self.SMS_CALLBACK_SECRET) < 16:
+            raise ConfigError("SMS_CALLBACK_URL needs SMS_CALLBACK_SECRET of at least 16 characters")
         changes: dict[str, Any] = {}
         secret = self.SECRET_KEY
         if not secret:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from models import ChannelClient, db
 from processes.channels import CHANNELS, api_key_digest, register_client
 from processes.roles import ROLES
+from processes.sms_templates import ensure_default_templates
 from processes.unit_of_work import transaction
 from processes.users import upsert_user
 
@@ -39,6 +40,7 @@ class DemoCredentials:
 def load_demo_data(password: str | None = None) -> DemoCredentials:
     """Create or refresh demo users and API clients; every run issues fresh secrets."""
     password = password or "Pf#" + secrets.token_urlsafe(9)
+    ensure_default_templates("demo-data")
     users = []
     for username, name, role, point, district in DEMO_USERS:
         upsert_user(username, name, role, password, point, district)

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+import processes.domain  # noqa: F401  (registers the process-level operators)
 from config import Settings
 from integrations.card_factory import CardFactoryClient
 from integrations.elicence import ElicenceClient
@@ -113,8 +114,11 @@ def build_clients(settings: Settings) -> dict[str, Any]:
 def init_app(app: Flask, settings: Settings, clients: dict[str, Any] | None = None) -> Platform:
     """Create the platform for an app and start its job runner."""
     from processes.jobs.runner import make_runner
+    from processes.sms import SmsOutbox  # here, not at the top: processes.sms imports this module
 
     platform = Platform(settings, clients)
+    # The SMS outbox is a process-level client: operators queue messages in the step's own transaction.
+    platform.clients.setdefault("sms_outbox", SmsOutbox(platform))
     app.extensions["permitflow"] = platform
     platform.jobs = make_runner(app, platform)
     return platform

@@ -20,10 +20,25 @@ from sqlalchemy.engine import make_url
 from config import Settings
 from integrations.simulators.server import SimulatorProcess, start_subprocess
 
+# Fixture modules shared by several test packages (SMS apps, the permit_app fixture).
+pytest_plugins = ("tests.sms_fixtures", "tests.processes.permit_fixtures")
+
 TESTS = Path(__file__).resolve().parent
 ENV_DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ENV_REDIS_URL = os.environ.get("REDIS_URL", "")
 CLEAN_ORDER = (
+    "production_item",
+    "production_batch",
+    "endorsement",
+    "permit",
+    "deregistration",
+    "residence_registration",
+    "photo",
+    "person",
+    "sms_status_event",
+    "sms_message",
+    "sms_block",
+    "sms_template",
     "human_task",
     "process_event",
     "process_timer",
@@ -107,7 +122,7 @@ def make_app(database_url: str, simulator: SimulatorProcess) -> Callable:
         if not state["ready"]:
             with app.app_context():
                 upgrade()
-                deploy_files(get_platform(app), sorted(BPMN_DIR.glob("*.bpmn")), "tests")
+                deploy_files(get_platform(app), sorted([*BPMN_DIR.glob("*.dmn"), *BPMN_DIR.glob("*.bpmn")]), "tests")
             state["ready"] = True
         return app
 

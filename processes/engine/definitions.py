@@ -103,7 +103,7 @@ def parse_process(
     problems: list[dict[str, str]] = []
     try:
         for dmn_name, dmn_source in decisions.items():
-            parser.add_dmn_str(dmn_source, dmn_name)
+            parser.add_dmn_str(dmn_source.encode("utf-8"), dmn_name)  # lxml refuses str with an XML declaration
         parser.add_bpmn_xml(root, file_name)
     except ValidationException as exc:
         raise _single("BPMN_SCHEMA", f"{file_name} 不符合BPMN规范: {exc}", exc) from exc

@@ -16,7 +16,7 @@ from processes.unit_of_work import after_commit
 JobHandler = Callable[[Any, int, int | None, dict[str, Any], str | None], str]
 
 # Modules whose import registers job kinds; loaded on first lookup so that importing this module is cheap.
-BUILTIN_MODULES = ("processes.service_jobs",)
+BUILTIN_MODULES = ("processes.service_jobs", "processes.sms")
 RUNNABLE = ("pending", "enqueued")
 
 _KINDS: dict[str, JobHandler] = {}

@@ -47,8 +47,13 @@ def relay_to_rq(queue, limit: int) -> int:
         attempts = db.session.execute(select(OutboxJob.attempts).where(OutboxJob.id == job_id)).scalar_one()
         db.session.rollback()
         try:
+            # Job ids live in one Redis namespace: qualify them by queue so databases sharing Redis never clash.
             queue.enqueue(
-                JOB_FUNCTION, job_id, job_id=f"pf-{job_id}-{attempts}", result_ttl=0, failure_ttl=7 * 24 * 3600
+                JOB_FUNCTION,
+                job_id,
+                job_id=f"{queue.name}-{job_id}-{attempts}",
+                result_ttl=0,
+                failure_ttl=7 * 24 * 3600,
             )
         except Exception as exc:  # Redis is down: the row stays pending and is relayed on a later pass
             db.session.execute(

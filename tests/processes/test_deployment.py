@@ -72,6 +72,9 @@ def test_running_instances_keep_their_version(ctx, drain):
     names = dict(db.session.execute(select(HumanTask.instance_id, HumanTask.name)).all())
     assert names[old.id] == "网点审核" and names[new.id] == "网点审核（新版）"
     old_task = db.session.execute(select(HumanTask).where(HumanTask.instance_id == old.id)).scalar_one()
-    _, finished = complete_task(platform, old_task.id, {"decision": "approve"}, clerk())
+    complete_task(platform, old_task.id, {"decision": "approve"}, clerk())
+    drain()
+    db.session.rollback()
+    finished = db.session.get(type(old), old.id, populate_existing=True)
     assert finished.status == "completed" and finished.definition_id == old.definition_id
     deploy_sources(platform, [("residence_registration.bpmn", SOURCE)], "tests", "restore")

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from processes.engine.runtime import Engine
-from processes.platform import BPMN_DIR
+
+# A frozen copy of the first registration diagram: these tests are about the engine, not the (growing) business.
+BPMN = Path(__file__).resolve().parent.parent / "bpmn" / "test_engine_registration.bpmn"
 
 
 def _engine():
     parser = SpiffBpmnParser(validator=VALIDATOR)
-    parser.add_bpmn_file(str(BPMN_DIR / "residence_registration.bpmn"))
+    parser.add_bpmn_file(str(BPMN))
     specs = (parser.get_spec("residence_registration"), {})
     return Engine(lambda _id: specs), specs
 

@@ -31,8 +31,10 @@ def test_transient_hrss_failures_are_retried_then_succeed(app, drain, simulator)
             .scalars()
             .all()
         )
-        job = db.session.execute(select(OutboxJob).where(OutboxJob.instance_id == instance.id)).scalar_one()
-    assert kinds == ["started", "service_retry", "service_retry", "service_completed"]
+        jobs = db.session.execute(select(OutboxJob).where(OutboxJob.instance_id == instance.id)).scalars().all()
+        [job] = [j for j in jobs if j.payload.get("operator") == "hrss.check_insurance"]
+    # The registration has other steps around the HRSS check: only its two retries are of interest here.
+    assert kinds[0] == "started" and kinds.count("service_retry") == 2 and kinds[-1] == "service_completed"
     assert (job.status, job.attempts) == ("done", 2)
     assert ready_task(app, instance.public_id).task_spec == "Task_clerk_review"
 
@@ -90,7 +92,8 @@ def test_call_log_keeps_digests_not_personal_data(app, drain):
     start_registration(client, register_key(app), p)
     drain()
     with app.app_context():
-        [call] = db.session.execute(select(IntegrationCall)).scalars().all()
+        calls = db.session.execute(select(IntegrationCall)).scalars().all()
+    [call] = [c for c in calls if c.system == "hrss"]
     assert (call.system, call.operation, call.status, call.http_status) == ("hrss", "insurance_status", "ok", 200)
     assert len(call.request_sm3) == 64 and len(call.response_sm3) == 64
-    assert all(p.id_number not in str(value) for value in vars(call).values())
+    assert all(p.id_number not in str(value) for c in calls for value in vars(c).values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from models import db
 from processes.errors import BadRequest, Conflict, Forbidden, NotFound
 from processes.instances import start_instance
 from processes.stepping import Actor
@@ -40,7 +41,7 @@ def test_queue_is_scoped_by_role_filtered_and_paged(tasks):
         get_task(rows[0].id, APPROVER)
 
 
-def test_claim_unclaim_and_delegate(tasks):
+def test_claim_unclaim_and_delegate(tasks, drain):
     platform, rows = tasks
     task = claim_task(rows[0].id, clerk("clerk01"))
     assert task.assignee == "clerk01" and task.claimed_at is not None
@@ -54,7 +55,9 @@ def test_claim_unclaim_and_delegate(tasks):
     assert unclaim_task(rows[0].id, clerk("clerk01")).assignee is None
     assert assign_task(rows[0].id, clerk("clerk01"), "clerk02").assignee == "clerk02"
     _, instance = complete_task(platform, rows[0].id, {"decision": "approve"}, clerk("clerk02"))
-    assert instance.status == "completed"
+    drain()
+    db.session.rollback()
+    assert db.session.get(type(instance), instance.id, populate_existing=True).status == "completed"
     with pytest.raises(Conflict) as done:
         claim_task(rows[0].id, clerk("clerk01"))
     assert done.value.code == "TASK_NOT_READY"
