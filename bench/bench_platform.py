@@ -452,7 +452,7 @@ def single_loop_stall(max_rounds: int = 800) -> int | None:
     return None
 
 
-def engine_costs(app: Any, snapshot: str, rounds: int = 15) -> dict[str, float]:
+def engine_costs(app: Any, snapshot: str, rounds: int = 9) -> dict[str, float]:
     """Median ms of the engine parts of the timed step on a snapshot: load, complete+advance, dump."""
     from processes.platform import get_platform
 
@@ -929,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="all")
     parser.add_argument("--instances", type=int, default=200, help="platform instances per backend (b)")
     parser.add_argument("--raw-instances", type=int, default=300, help="engine-only instances (a)")
-    parser.add_argument("--samples", type=int, default=60, help="timed steps on fresh and aged instances (c)")
+    parser.add_argument("--samples", type=int, default=50, help="timed steps on fresh and aged instances (c)")
     parser.add_argument("--aged-events", type=int, default=1000, help="events of the aged instance (c)")
     parser.add_argument(
         "--rebuild-aged",
@@ -939,8 +939,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
-    # Keep every branch well under SpiffWorkflow's 1,000-level iteration depth (see single_loop_stall).
-    LOOP_BRANCHES = max(LOOP_BRANCHES, math.ceil((args.aged_events + LOOP_BRANCHES * args.samples) / 350))
+    if not 1 <= args.samples <= 300:
+        parser.error("--samples must be between 1 and 300")
+    # Each round adds two levels to a branch of the task tree; keep every branch (the timed one also gets
+    # `samples` more rounds) under ~900 levels, below SpiffWorkflow's 1,000 (see single_loop_stall).
+    LOOP_BRANCHES = max(LOOP_BRANCHES, math.ceil(args.aged_events / (450 - args.samples)))
 
     started = time.perf_counter()
     load = os.getloadavg()[0]

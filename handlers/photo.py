@@ -1,7 +1,8 @@
 """Photo handlers (A8): the social-security-card photo, uploaded retakes, and the automatic review.
 
 Binaries never enter workflow data: they go to a content-addressed file store (keyed by SM3) under the
-platform's data folder, and the diagram keeps only {id, sm3, size, mime}.
+platform's data folder, and the diagram keeps only {id, sm3, size, mime}. A retake is uploaded by the channel
+through POST /api/v1/files (processes.files) and reaches the diagram as a `file` form field.
 """
 
 from __future__ import annotations
@@ -71,17 +72,31 @@ def take_sscard(*, photo: PhotoClient, id_number: str, name: str, store_root: st
     }
 
 
-@operator("photo.store_upload")
-def store_upload(*, content: str, mime: str, store_root: str) -> dict[str, Any]:
-    """Decode an uploaded retake (base64), check it is an image, store it; returns its reference."""
-    try:
-        data = base64.b64decode(content, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise HandlerError("PHOTO_INVALID", "上传的照片不是有效的base64编码") from exc
+def _check_image(data: bytes, mime: str) -> None:
+    """PHOTO_INVALID unless the bytes are a JPEG or PNG of the declared type; PHOTO_TOO_LARGE over 2MB."""
     if mime not in MIMES or not data.startswith(MIMES[mime]):
         raise HandlerError("PHOTO_INVALID", "上传的文件不是JPEG或PNG图片")
     if len(data) > MAX_PHOTO_BYTES:
         raise HandlerError("PHOTO_TOO_LARGE", "照片不能超过2MB")
+
+
+@operator("photo.use_upload")
+def use_upload(*, upload_file: dict, store_root: str) -> dict[str, Any]:
+    """Take a retake uploaded through POST /api/v1/files (by reference): check the stored bytes; its reference."""
+    data = PhotoStore(store_root).get(upload_file["sm3"])
+    _check_image(data, upload_file["mime"])
+    ref = {"id": upload_file["id"], "sm3": upload_file["sm3"], "size": len(data), "mime": upload_file["mime"]}
+    return {**ref, "source": "retake"}
+
+
+@operator("photo.store_upload")
+def store_upload(*, content: str, mime: str, store_root: str) -> dict[str, Any]:
+    """Legacy (diagram versions before photo.use_upload): decode a base64 retake, check and store it."""
+    try:
+        data = base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise HandlerError("PHOTO_INVALID", "上传的照片不是有效的base64编码") from exc
+    _check_image(data, mime)
     return {**PhotoStore(store_root).put(data, mime), "source": "retake"}
 
 

@@ -11,6 +11,7 @@ from models.domain import (
     ProductionItem,
     ResidenceRegistration,
 )
+from models.files import UploadedFile
 from models.integration import IntegrationCall
 from models.platform import AppUser, ChannelClient, OutboxJob
 from models.process import (
@@ -48,6 +49,7 @@ __all__ = [
     "SmsStatusEvent",
     "SmsTemplate",
     "UTCDateTime",
+    "UploadedFile",
     "db",
     "utcnow",
 ]

@@ -7,12 +7,15 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from integrations.idnumber import id_number_problem, mask
 from processes.errors import ValidationFailed
 
-FIELD_TYPES = ("string", "text", "choice", "integer", "boolean", "date", "id_number", "mobile")
+if TYPE_CHECKING:
+    from processes.stepping import Actor
+
+FIELD_TYPES = ("string", "text", "choice", "integer", "boolean", "date", "id_number", "mobile", "file")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
@@ -41,8 +44,11 @@ class FormDefinition:
     variable: str
     fields: tuple[FormField, ...]
 
-    def validate(self, data: Any) -> dict[str, Any]:
-        """Return cleaned data or raise ValidationFailed with a Chinese message per bad field."""
+    def validate(self, data: Any, actor: Actor | None = None) -> dict[str, Any]:
+        """Return cleaned data or raise ValidationFailed with a Chinese message per bad field.
+
+        `actor` is who submits: a `file` field then only accepts a channel's own uploads.
+        """
         if not isinstance(data, dict):
             raise ValidationFailed("FORM_INVALID", "表单数据应为对象", {"fields": {}})
         errors: dict[str, str] = {}
@@ -57,7 +63,7 @@ class FormDefinition:
                     errors[f.name] = f"请填写“{f.label}”"
                 continue
             try:
-                cleaned[f.name] = _clean(f, value)
+                cleaned[f.name] = _clean(f, value, actor)
             except ValueError as exc:
                 errors[f.name] = str(exc)
         if errors:
@@ -84,8 +90,8 @@ def _required_if(f: FormField, data: dict[str, Any]) -> bool:
     return any(data.get(other) == expected for other, expected in f.required_if)
 
 
-def _clean(f: FormField, value: Any) -> Any:
-    if f.type in ("string", "text", "choice", "id_number", "mobile", "date") and not isinstance(value, str):
+def _clean(f: FormField, value: Any, actor: Actor | None = None) -> Any:
+    if f.type in ("string", "text", "choice", "id_number", "mobile", "date", "file") and not isinstance(value, str):
         raise ValueError(f"“{f.label}”应为文本")
     if f.type in ("string", "text"):
         value = value.strip()
@@ -129,6 +135,13 @@ def _clean(f: FormField, value: Any) -> Any:
         if not _MOBILE.match(value):
             raise ValueError(f"“{f.label}”应为11位手机号码")
         return value
+    if f.type == "file":  # the value is an uploaded file's id; task data keeps {id, sm3, size, mime}, never bytes
+        from processes.files import file_reference
+
+        ref = file_reference(value.strip(), actor)
+        if ref is None:
+            raise ValueError(f"“{f.label}”文件不存在或不是本接入方上传的，请先上传")
+        return ref
     raise ValueError(f"“{f.label}”类型未知")
 
 

@@ -105,7 +105,7 @@ def _start_data(
     start_form = meta.get("start_form")
     if start_form:
         form = platform.form(start_form)
-        cleaned: dict[str, Any] = {form.variable: form.validate(data)}
+        cleaned: dict[str, Any] = {form.variable: form.validate(data, actor)}
     else:
         bad = [k for k in data if not (isinstance(k, str) and k.isidentifier()) or k in SYSTEM_VARIABLES]
         if bad:

@@ -26,6 +26,8 @@ DEFAULT_TEMPLATES: tuple[tuple[str, str, str], ...] = (
     ("MATERIALS_SUPPLEMENT", "补充材料通知", "【上海居住证】{name}您好，请补充以下材料：{materials}。"),
     ("CARD_READY", "领证通知", "【上海居住证】{name}您好，您的居住证已制作完成，请到{office}领取。"),
     ("CARD_ISSUED", "已发证通知", "【上海居住证】{name}您好，您的居住证（{permit_no}）已发放。"),
+    ("ENDORSE_DONE", "签注完成", "【上海居住证】{name}您好，您的居住证已完成签注，有效期至{valid_until}。"),
+    ("DEREG_DONE", "居住登记已注销", "【上海居住证】{name}您好，您的居住登记（{registration_no}）已注销。"),
 )
 
 
@@ -115,9 +117,26 @@ def ensure_default_templates(updated_by: str = "system") -> int:
     return created
 
 
+def default_template(code: str) -> SmsTemplate | None:
+    """The seeded default with this code as it would be stored (version 1, not added to the session), or None."""
+    for default_code, name, body in DEFAULT_TEMPLATES:
+        if default_code == code:
+            names, _ = scan_placeholders(body)
+            return SmsTemplate(
+                code=code, name=name, body=body, placeholders=names, active=True, version=1, updated_by="system"
+            )
+    return None
+
+
 def get_template(code: str) -> SmsTemplate:
-    """The template with this code, or NotFound."""
+    """The template with this code, or NotFound.
+
+    A default template nobody has seeded or saved yet is its seeded text: a diagram's business-event SMS
+    works on a fresh database (ensure_default_templates stores them; an administrator's edit always wins).
+    """
     template = db.session.execute(select(SmsTemplate).where(SmsTemplate.code == code)).scalar_one_or_none()
+    if template is None:
+        template = default_template(code)
     if template is None:
         raise NotFound("SMS_TEMPLATE_NOT_FOUND", f"短信模板 {code} 不存在", {"template_code": code})
     return template

@@ -114,7 +114,7 @@ def complete_task(platform: Platform, task_id: int, data: Any, actor: Actor) -> 
         if task.assignee and task.assignee != actor.name and actor.kind == "user":
             raise Forbidden("TASK_CLAIMED", f"任务已由 {task.assignee} 认领", {"assignee": task.assignee})
         form = platform.form(task.form_key)
-        cleaned = form.validate(data)
+        cleaned = form.validate(data, actor)
         instance = lock_instance(task.instance_id)
         db.session.refresh(task)  # re-read after the row lock: another completion may have won meanwhile
         if task.status != "ready":

@@ -27,6 +27,7 @@ TESTS = Path(__file__).resolve().parent
 ENV_DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ENV_REDIS_URL = os.environ.get("REDIS_URL", "")
 CLEAN_ORDER = (
+    "uploaded_file",
     "production_item",
     "production_batch",
     "endorsement",

@@ -169,6 +169,19 @@ def _print_credentials(creds) -> None:
         click.echo(f"  {code:<13} {key}")
 
 
+@main.command("schedules")
+def schedules() -> None:
+    """Start the daily batch processes (endorsement run, deregistration sweep) once; repeating is safe."""
+    from processes.platform import get_platform
+    from processes.schedules import start_schedules
+    from processes.stepping import Actor
+
+    app = _app()
+    with app.app_context():
+        for key, instance_id, created in start_schedules(get_platform(app), Actor(kind="ops", name="cli")):
+            click.echo(f"{key}: {instance_id} ({'started' if created else 'already running'})")
+
+
 @main.command("config")
 def show_config() -> None:
     """Print every configuration key with its default and meaning (Markdown)."""
@@ -187,6 +200,8 @@ def run(port: int | None, simulator_port: int) -> None:
     from processes.demo import load_demo_data
     from processes.deployment import deploy_files
     from processes.platform import BPMN_DIR, get_platform
+    from processes.schedules import start_schedules
+    from processes.stepping import Actor
 
     sim = start_subprocess(simulator_port)
     try:
@@ -198,6 +213,7 @@ def run(port: int | None, simulator_port: int) -> None:
             for r in deploy_files(get_platform(app), paths, "make-run", "make run"):
                 click.echo(f"deployed {r.key} v{r.version}{'' if r.created else ' (unchanged)'}")
             creds = load_demo_data(settings.DEMO_PASSWORD or None)
+            start_schedules(get_platform(app), Actor(kind="ops", name="make-run"))
         _start_in_process_jobs(app)
         _print_credentials(creds)
         url = f"http://{settings.WEB_HOST}:{port or settings.WEB_PORT}"

@@ -32,6 +32,11 @@ TEMPLATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "MATERIALS_SUPPLEMENT": ("【上海居住证】{name}您好，请补充以下材料：{materials}。", ("name", "materials")),
     "CARD_READY": ("【上海居住证】{name}您好，您的居住证已制作完成，请到{office}领取。", ("name", "office")),
     "CARD_ISSUED": ("【上海居住证】{name}您好，您的居住证（{permit_no}）已发放。", ("name", "permit_no")),
+    "ENDORSE_DONE": (
+        "【上海居住证】{name}您好，您的居住证已完成签注，有效期至{valid_until}。",
+        ("name", "valid_until"),
+    ),
+    "DEREG_DONE": ("【上海居住证】{name}您好，您的居住登记（{registration_no}）已注销。", ("name", "registration_no")),
     "VERIFY_CODE": ("【上海居住证】您的验证码为{code}，5分钟内有效。", ("code",)),
 }
 MAX_TEXT = 500

@@ -30,10 +30,24 @@ def _sms(ctx):
     ensure_default_templates()
 
 
-def _reminders(permit: Permit) -> list[SmsMessage]:
+def _sms(permit: Permit, template_code: str) -> list[SmsMessage]:
     return (
-        db.session.execute(select(SmsMessage).where(SmsMessage.business_key == f"EN-{permit.number}")).scalars().all()
+        db.session.execute(
+            select(SmsMessage).where(
+                SmsMessage.business_key == f"EN-{permit.number}", SmsMessage.template_code == template_code
+            )
+        )
+        .scalars()
+        .all()
     )
+
+
+def _reminders(permit: Permit) -> list[SmsMessage]:
+    return _sms(permit, "ENDORSE_REMIND")
+
+
+def _done_sms(permit: Permit) -> list[SmsMessage]:
+    return _sms(permit, "ENDORSE_DONE")
 
 
 def _endorse(ctx, drain, permit: Permit) -> ProcessInstance:
@@ -214,3 +228,39 @@ def test_a7_daily_run_starts_due_permits_in_bounded_batches_and_again_next_day(c
         )
         == 5
     )
+
+
+# -- B3: "endorsement done" SMS after an automatic or a clerk endorsement ---------------------------------
+
+
+def test_b3_automatic_endorsement_sends_the_endorsement_done_sms(ctx, drain):
+    permit = make_permit("long")
+    instance = _endorse(ctx, drain, permit)
+    assert instance.status == "completed" and instance.result["endorsed_sms"]["status"] == "queued"
+    [sms] = _done_sms(permit)
+    new_until = _permit(permit.number).valid_until
+    assert sms.status in ("queued", "sent", "delivered") and new_until.isoformat() in sms.body
+    assert permit.valid_until < new_until
+    assert _reminders(permit) == []  # endorsed automatically: no reminder to come in
+
+
+def test_b3_clerk_endorsement_sends_the_sms_and_a_refusal_does_not(ctx, drain):
+    permit = make_permit("exactly5")
+    instance = _clerk_decides(ctx, drain, _endorse(ctx, drain, permit), {"decision": "endorse"})
+    assert instance.result["endorsement_status"] == "endorsed"
+    [sms] = _done_sms(permit)
+    assert _permit(permit.number).valid_until.isoformat() in sms.body
+    refused = make_permit("exactly5", 1)
+    instance = _clerk_decides(ctx, drain, _endorse(ctx, drain, refused), {"decision": "refuse", "comment": "社保中断"})
+    assert instance.result["endorsement_status"] == "refused" and _done_sms(refused) == []
+
+
+def test_b3_endorsed_holder_without_a_mobile_gets_no_sms(ctx, drain):
+    from models.domain import Person
+
+    permit = make_permit("long", 2)
+    db.session.get(Person, permit.person_id).mobile = None
+    db.session.commit()
+    instance = _endorse(ctx, drain, permit)
+    assert instance.status == "completed" and instance.result["endorsement_status"] == "endorsed"
+    assert _done_sms(permit) == [] and "endorsed_sms" not in instance.result

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from handlers.registry import dispatch
 from integrations.simulators.dataset import population
-from models import ProcessInstance, db
+from models import ProcessInstance, SmsMessage, db
 from models.domain import Deregistration, Person, ResidenceRegistration
 from processes.instances import start_instance
 from processes.service_jobs import claim_due_timers
@@ -156,3 +156,69 @@ def test_a3_daily_sweep_deregisters_the_dead_the_expired_and_the_superseded(ctx,
         "more": False,
         "as_of": today().isoformat(),
     }
+
+
+# -- B3: "deregistration done" SMS, only to a living person with a mobile ---------------------------------
+
+
+def _dereg_sms(number: str) -> list[SmsMessage]:
+    db.session.rollback()
+    return (
+        db.session.execute(
+            select(SmsMessage).where(
+                SmsMessage.business_key == f"DR-{number}", SmsMessage.template_code == "DEREG_DONE"
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+def test_b3_deregistration_done_sms_goes_to_the_holder_after_the_departments_are_notified(app, ctx, drain):
+    person = make_person("long", 5)
+    number = make_registration(person).number
+    mobile = person.mobile
+    db.session.commit()
+    body = _request(app, drain, number)
+    assert body["result"]["deregistration_status"] == "deregistered"
+    assert body["result"]["dereg_sms"]["status"] == "queued"
+    [sms] = _dereg_sms(number)
+    assert sms.mobile == mobile and number in sms.body and sms.status in ("queued", "sent", "delivered")
+
+
+def test_b3_no_deregistration_sms_without_a_mobile(app, ctx, drain):
+    person = make_person("long", 6)
+    person.mobile = None
+    number = make_registration(person).number
+    db.session.commit()
+    body = _request(app, drain, number)
+    assert body["result"]["deregistration_status"] == "deregistered" and "dereg_sms" not in body["result"]
+    assert _dereg_sms(number) == []
+
+
+def test_b3_never_a_deregistration_sms_for_the_deceased(app, ctx, drain):
+    from processes.sms_blocklist import block_person
+
+    # Found on the death list by the sweep: the person is marked deceased and nothing is sent.
+    dead = make_person("long", 7)
+    dead_number = make_registration(dead).number
+    db.session.commit()
+    dispatch("deregistration.detect", {"deceased_ids": [dead.id_number], "as_of": today().isoformat()}, {})
+    db.session.commit()
+    drain()
+    db.session.rollback()
+    instance = db.session.execute(
+        select(ProcessInstance).where(ProcessInstance.business_key == f"DR-{dead_number}")
+    ).scalar_one()
+    assert instance.status == "completed" and instance.result["deregistration_status"] == "deregistered"
+    assert "dereg_sms" not in instance.result and _dereg_sms(dead_number) == []
+    # On the SMS block list (a death not yet on the person row): the message is recorded `blocked`, never sent.
+    blocked = make_person("long", 8)
+    blocked_number = make_registration(blocked).number
+    db.session.commit()
+    block_person(blocked.id_number, reason="deceased", source="death_list", actor=OPS)
+    body = _request(app, drain, blocked_number)
+    assert body["result"]["deregistration_status"] == "deregistered"
+    assert body["result"]["dereg_sms"]["status"] == "blocked"
+    [sms] = _dereg_sms(blocked_number)
+    assert sms.status == "blocked"

@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from handlers.photo import PhotoStore
+from handlers.registry import DispatchError, dispatch
 from integrations.simulators.dataset import population
 from models import Incident, db
 from models.domain import Permit, Photo
@@ -54,16 +57,29 @@ class Retake:
             complete_task(self.app.extensions["permitflow"], task.id, data, actor)
         self.drain()
 
-    def upload(self, content: bytes, mime: str = "image/jpeg") -> None:
+    def upload_file(self, content: bytes, mime: str = "image/jpeg", key: str | None = None):
+        """POST the raw bytes to /api/v1/files (the channel's own key unless another is given)."""
+        return self.client.post(
+            "/api/v1/files", headers={"X-Api-Key": key or self.key}, data=content, content_type=mime
+        )
+
+    def complete_upload(self, file_id: str):
+        """Complete the applicant's retake task with an uploaded file's id."""
         body = self.client.get(f"/api/v1/instances/{self.id}", headers={"X-Api-Key": self.key}).get_json()
         [task] = body["current_tasks"]
         assert task["form_key"] == "retake_upload" and task["role"] == "applicant"
-        data = {"content": base64.b64encode(content).decode(), "mime": mime}
-        response = self.client.post(
-            f"/api/v1/tasks/{task['id']}/complete", headers={"X-Api-Key": self.key}, json={"data": data}
+        return self.client.post(
+            f"/api/v1/tasks/{task['id']}/complete", headers={"X-Api-Key": self.key}, json={"data": {"photo": file_id}}
         )
+
+    def upload(self, content: bytes, mime: str = "image/jpeg") -> dict:
+        """Upload the photo, then reference it by id in the task; returns the file reference."""
+        stored = self.upload_file(content, mime)
+        assert stored.status_code in (200, 201), stored.get_json()
+        response = self.complete_upload(stored.get_json()["id"])
         assert response.status_code == 200, response.get_json()
         self.drain()
+        return stored.get_json()
 
     def photos(self) -> tuple[Permit, list[Photo]]:
         with self.app.app_context():
@@ -95,13 +111,16 @@ def test_a8_failed_review_goes_to_outbound_call_and_an_uploaded_retake_passes(ap
     task = ready_task(app, retake.id, "outbound_agent")
     assert task.form_key == "retake_call"
     retake.staff("outbound_agent", AGENT, {"outcome": "retake_booked", "note": "周三到网点重拍"})
-    retake.upload(GOOD_RETAKE)
+    ref = retake.upload(GOOD_RETAKE)
     row = retake.row
     assert row.status == "completed" and row.result["photo_status"] == "updated"
-    assert row.result["photo_file"]["source"] == "retake" and "content" not in str(row.result)
+    assert row.result["photo_file"] == {**ref, "source": "retake"}
     permit, photos = retake.photos()
     [adopted] = [p for p in photos if p.id == permit.photo_id]
     assert adopted.source == "retake" and _stored(app, adopted.sm3).read_bytes() == GOOD_RETAKE
+    snapshot = row.snapshot  # the engine's saved state keeps the reference, never the photo (DESIGN-NOTES §3)
+    assert ref["sm3"] in snapshot and base64.b64encode(GOOD_RETAKE).decode() not in snapshot
+    assert base64.b64encode(GOOD_RETAKE[:48]).decode() not in snapshot and GOOD_RETAKE[12:60].hex() not in snapshot
 
 
 def test_a8_unreachable_applicant_closes_the_case(app, drain):
@@ -119,12 +138,28 @@ def test_a8_missing_card_photo_goes_to_the_outbound_queue(app, drain):
     assert retake.row.result["photo_status"] == "updated"
 
 
-def test_a8_an_upload_that_is_not_an_image_counts_as_a_failure(app, drain):
+def test_a8_an_upload_that_is_not_an_image_is_refused_and_the_task_stays_open(app, drain):
     retake = Retake(app, drain, 5)
     retake.staff("outbound_agent", AGENT, {"outcome": "reached"})
-    retake.upload(b"not an image at all")
-    assert retake.row.status == "waiting" and retake.row.result["review_failures"] == 2
-    assert ready_task(app, retake.id, "outbound_agent").form_key == "retake_call"
+    response = retake.upload_file(b"not an image at all")
+    assert response.status_code == 422 and response.get_json()["code"] == "FILE_NOT_IMAGE"
+    response = retake.complete_upload("0123456789abcdef")
+    assert response.status_code == 422 and "photo" in response.get_json()["details"]["fields"]
+    assert retake.row.status == "waiting" and retake.row.result["review_failures"] == 1
+    assert ready_task(app, retake.id, "applicant").form_key == "retake_upload"
+
+
+def test_a8_a_file_uploaded_by_another_channel_cannot_be_referenced(app, drain):
+    retake = Retake(app, drain, 5)
+    retake.staff("outbound_agent", AGENT, {"outcome": "reached"})
+    other = retake.upload_file(GOOD_RETAKE, key=register_key(app))
+    assert other.status_code == 201
+    response = retake.complete_upload(other.get_json()["id"])
+    assert response.status_code == 422 and "photo" in response.get_json()["details"]["fields"]
+    assert ready_task(app, retake.id, "applicant").form_key == "retake_upload"
+    retake.upload(GOOD_RETAKE)  # the same bytes uploaded by this channel itself: accepted, same file id
+    assert retake.row.result["photo_file"]["id"] == other.get_json()["id"]
+    assert retake.row.result["photo_status"] == "updated"
 
 
 def _fail_three_times(app, drain) -> Retake:
@@ -161,3 +196,24 @@ def test_a8_cancelled_permit_gets_a_specific_error_and_no_photo(app, drain):
         incident = db.session.execute(select(Incident)).scalar_one()
     assert incident.error_code == "PERMIT_CANCELLED"
     assert retake.photos()[1] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "mime", "code"),
+    [
+        (b"GIF89a" + b"0" * 10, "image/jpeg", "PHOTO_INVALID"),  # a store written by other means than the API
+        (GOOD_RETAKE, "image/png", "PHOTO_INVALID"),
+        (b"\xff\xd8\xff" + b"0" * (2 * 1024 * 1024), "image/jpeg", "PHOTO_TOO_LARGE"),
+    ],
+)
+def test_a8_use_upload_checks_the_stored_bytes_again(tmp_path, content, mime, code):
+    ref = PhotoStore(tmp_path).put(content, mime)
+    with pytest.raises(DispatchError) as refused:
+        dispatch("photo.use_upload", {"upload_file": ref, "store_root": str(tmp_path)}, {})
+    assert refused.value.code == code and not refused.value.transient
+
+
+def test_a8_use_upload_returns_only_the_reference(tmp_path):
+    ref = PhotoStore(tmp_path).put(GOOD_RETAKE, "image/jpeg")
+    result = dispatch("photo.use_upload", {"upload_file": ref, "store_root": str(tmp_path)}, {})
+    assert result == {**ref, "source": "retake"}

@@ -81,7 +81,13 @@ def test_redis_outage_loses_no_job_and_runs_each_once(make_app, private_redis, s
             assert runner.scheduler_pass()["redelivered"] == 3
             runner.drain(30)
             runner.drain(5)  # a second pass must find nothing left to do
-            jobs = db.session.execute(select(OutboxJob.status, OutboxJob.attempts)).all()
+            # The B3 "registration submitted" SMS has its own timing (the platform's per-mobile rate limit, a
+            # delivery-report poll minutes ahead): its jobs may wait, the process steps may not.
+            sms_jobs = db.session.execute(select(OutboxJob.status).where(OutboxJob.kind.like("sms%"))).scalars().all()
+            jobs = db.session.execute(
+                select(OutboxJob.status, OutboxJob.attempts).where(OutboxJob.kind.not_like("sms%"))
+            ).all()
+        assert sms_jobs and set(sms_jobs) <= {"pending", "done"}
         assert len(jobs) > 6 and set(jobs) == {("done", 0)}  # every step of the six registrations ran once
         for response in before + during:
             assert instance_row(app, response.get_json()["id"]).status == "waiting"

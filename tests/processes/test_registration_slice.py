@@ -275,3 +275,61 @@ def test_a4_registration_uses_the_latest_photo_and_keeps_the_history(app, drain)
             )
         ).scalar_one()
     assert photo["photo_id"] == latest.id == row.photo_id and count(app, Photo) == 3
+
+
+# ---- B3 business-event SMS: "registration submitted" ------------------------------------------------------
+
+
+def _submitted_sms(app, public_id: str) -> list:
+    from sqlalchemy import select
+
+    from models import SmsMessage, db
+
+    business_key = instance_row(app, public_id).business_key
+    with app.app_context():
+        return list(
+            db.session.execute(
+                select(SmsMessage).where(SmsMessage.business_key == business_key).order_by(SmsMessage.id)
+            ).scalars()
+        )
+
+
+def test_b3_submitted_sms_is_queued_once_per_accepted_registration(app, drain):
+    from models import SmsMessage
+    from tests.processes.permit_support import count
+
+    client = app.test_client()
+    p = sim_person("none")
+    key, body = _start(app, client, drain, "none")
+    [sms] = _submitted_sms(app, body["id"])
+    assert (sms.template_code, sms.mobile) == ("REG_SUBMITTED", p.mobile)
+    assert sms.status in ("queued", "sent", "delivered")  # queued with the step; the outbox may have sent it
+    assert p.name in sms.body and body["business_key"] in sms.body
+    # Checking HRSS again after a supplement loops back behind the SMS step: still one message.
+    [task] = body["current_tasks"]
+    response = client.post(
+        f"/api/v1/tasks/{task['id']}/complete", headers={"X-Api-Key": key}, json={"data": {"choice": "resubmit"}}
+    )
+    assert response.status_code == 200, response.get_json()
+    drain()
+    assert len(_submitted_sms(app, body["id"])) == 1
+    # Another registration gets its own message; a refused one (not accepted) gets none.
+    second = _done(app, drain, "long", 2)
+    assert [m.template_code for m in _submitted_sms(app, second)] == ["REG_SUBMITTED"]
+    refused = _done(app, drain, service_point="不存在的受理点")
+    _refused(app, refused, "SERVICE_POINT_UNKNOWN")
+    assert _submitted_sms(app, refused) == [] and count(app, SmsMessage) == 2
+
+
+def test_b3_submitted_sms_to_a_blocked_person_is_recorded_blocked_and_registration_goes_on(app, drain):
+    from processes.sms_blocklist import block_person
+    from processes.stepping import Actor
+
+    p = sim_person("long", 3)
+    with app.app_context():
+        block_person(p.id_number, reason="opt_out", source="manual", actor=Actor(kind="ops", name="ops:test"))
+    public_id = _done(app, drain, "long", 3)
+    [sms] = _submitted_sms(app, public_id)
+    assert (sms.template_code, sms.status) == ("REG_SUBMITTED", "blocked")
+    row = instance_row(app, public_id)
+    assert row.status == "waiting" and ready_task(app, public_id).task_spec == "Task_clerk_review"

@@ -63,6 +63,8 @@ def test_b3_default_templates_are_seeded_once_and_edits_are_kept(sms_ctx):
         "MATERIALS_SUPPLEMENT",
         "CARD_READY",
         "CARD_ISSUED",
+        "ENDORSE_DONE",
+        "DEREG_DONE",
     }
     assert get_template("CARD_READY").placeholders == ["name", "office"]
     edited, created = save_template(

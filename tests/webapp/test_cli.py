@@ -40,3 +40,11 @@ def test_deploy_and_upgrade_are_repeatable(app, database_url, simulator):
     deploy = CliRunner().invoke(main, ["deploy"], env=env)
     assert deploy.exit_code == 0, deploy.output
     assert "residence_registration" in deploy.output
+
+
+def test_schedules_start_once(app, database_url, simulator):
+    env = _env(database_url, simulator.url)
+    first = CliRunner().invoke(main, ["schedules"], env=env)
+    second = CliRunner().invoke(main, ["schedules"], env=env)
+    assert first.exit_code == 0, first.output
+    assert first.output.count("(started)") == 2 and second.output.count("(already running)") == 2

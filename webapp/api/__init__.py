@@ -69,4 +69,4 @@ def paging(max_size: int) -> tuple[int, int]:
     return page, per_page
 
 
-from webapp.api import instances, openapi, sms, tasks  # noqa: E402,F401  (routes register on the blueprint)
+from webapp.api import files, instances, openapi, sms, tasks  # noqa: E402,F401  (routes register on the blueprint)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.api import api_v1
+from webapp.api import api_v1, files
 
 ERROR_CODES = {
-    "400": "请求格式有误（MALFORMED_JSON、NOT_JSON、BODY_NOT_OBJECT、BAD_PAGING、BAD_WAIT、DATA_NOT_OBJECT…）",
+    "400": "请求格式有误（MALFORMED_JSON、NOT_JSON、BODY_NOT_OBJECT、BAD_PAGING、BAD_WAIT、DATA_NOT_OBJECT、"
+    "FILE_EMPTY…）",
     "401": "缺少或无效的接入凭据（API_KEY_MISSING、API_KEY_INVALID）",
     "403": "无权执行（OPS_ONLY、FORBIDDEN）",
     "404": "不存在或不可见（PROCESS_NOT_FOUND、INSTANCE_NOT_FOUND、TASK_NOT_FOUND、NO_WAITING_INSTANCE）",
     "409": "状态冲突（TASK_NOT_READY、CONCURRENT_UPDATE、IDEMPOTENCY_KEY_REUSED、INSTANCE_SUSPENDED…）",
-    "413": "请求体过大（PAYLOAD_TOO_LARGE）",
-    "422": "业务校验失败（FORM_INVALID：details.fields 列出每个字段的中文提示；FIELD_REQUIRED、FIELD_TOO_LONG）",
+    "413": "请求体过大（PAYLOAD_TOO_LARGE、FILE_TOO_LARGE）",
+    "422": "业务校验失败（FORM_INVALID：details.fields 列出每个字段的中文提示；FIELD_REQUIRED、FIELD_TOO_LONG；"
+    "上传文件：FILE_TYPE_UNSUPPORTED、FILE_NOT_IMAGE）",
 }
 
 
@@ -205,6 +207,7 @@ def document() -> dict[str, Any]:
                     ),
                 }
             },
+            **files.openapi_paths(_responses, _json),
             **ops_paths,
             **_sms_paths(),
         },
