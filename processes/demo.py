@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from models import ChannelClient, db
+from integrations.simulators.dataset import population
+from models import ChannelClient, Permit, Person, ResidenceRegistration, db, utcnow
 from processes.channels import CHANNELS, api_key_digest, register_client
 from processes.roles import ROLES
 from processes.sms_templates import ensure_default_templates
 from processes.unit_of_work import transaction
 from processes.users import upsert_user
+
+DEMO_ADDRESSES = (
+    "上海市徐汇区田林路200号3号楼502室",
+    "上海市徐汇区漕宝路88弄6号201室",
+    "上海市徐汇区钦州北路1122号1203室",
+)
 
 DEMO_USERS = [
     ("clerk01", "张晓燕（徐汇区田林街道受理员）", "clerk", "XH-TL-01", "徐汇区"),
@@ -56,4 +64,57 @@ def load_demo_data(password: str | None = None) -> DemoCredentials:
         if existing is None:
             register_client(code, name, kind, key)
         keys[code] = key
+    seed_applicants()
     return DemoCredentials(password, users, keys)
+
+
+def seed_applicants(count: int = 24) -> int:
+    """Registered applicants from the simulated population, half with an issued permit due for endorsement.
+
+    Gives the demo something to work on (changes, reissue, the daily endorsement run); runs once.
+    """
+    with transaction():
+        if db.session.execute(select(Person.id).limit(1)).first() is not None:
+            return 0
+        today = date.today()
+        chosen = [p for p in population() if not p.deceased and not p.rare_name][:count]
+        for n, sim in enumerate(chosen):
+            person = Person(
+                id_number=sim.id_number,
+                name=sim.name,
+                gender=sim.gender,
+                birth_date=date.fromisoformat(sim.birth_date),
+                mobile=sim.mobile,
+            )
+            db.session.add(person)
+            db.session.flush()
+            registered = today - timedelta(days=240)
+            registration = ResidenceRegistration(
+                number=f"DJDEMO{n:06d}",
+                person_id=person.id,
+                status="active",
+                address=DEMO_ADDRESSES[n % 3],
+                district="徐汇区",
+                service_point="XH-TL-01",
+                reason="employment",
+                channel="channel_line",
+                registered_on=registered,
+                valid_until=registered + timedelta(days=3 * 365),
+            )
+            db.session.add(registration)
+            db.session.flush()
+            if n % 2 == 0:
+                db.session.add(
+                    Permit(
+                        number=f"JZDEMO{n:06d}",
+                        person_id=person.id,
+                        registration_id=registration.id,
+                        status="issued",
+                        card_status="delivered",
+                        valid_from=today - timedelta(days=345),
+                        valid_until=today + timedelta(days=20),
+                        issued_at=utcnow() - timedelta(days=340),
+                        pickup="counter",
+                    )
+                )
+    return len(chosen)

@@ -219,7 +219,7 @@ def test_a7_daily_run_starts_due_permits_in_bounded_batches_and_again_next_day(c
     assert claim_due_timers(platform) == 1
     drain()
     db.session.rollback()
-    assert db.session.get(ProcessInstance, run_id).result["last_run"]["started"] == 1
+    # Later passes may already have run within drain() (PT1S); exactly one new permit must have been started.
     assert (
         len(
             db.session.execute(select(ProcessInstance).where(ProcessInstance.process_key == "auto_endorsement"))
