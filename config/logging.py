@@ -56,3 +56,5 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # SpiffWorkflow logs every task state change at INFO: our process_event table is the history instead.
+    logging.getLogger("spiff").setLevel(max(root.level, logging.WARNING))
