@@ -48,6 +48,8 @@ PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_t
 OWN_KEYS = (
     "backend",
     "raw_per_s",
+    "raw_per_s_mean",
+    "platform_per_s_mean",
     "platform_per_s",
     "ratio",
     "step_ms_new",
@@ -76,6 +78,7 @@ OWN_KEYS = (
 REVIEW_ONCE_MORE = {"decision": "reject", "comment": "请补充材料后再审"}  # loops back in the loop diagram
 CLERK_KWARGS = {"kind": "user", "name": "clerk01", "roles": ("clerk",)}
 APPROVED = "review['decision'] == 'approve'"
+ROUNDS = 4  # throughput figures are the best of this many consecutive rounds (see best_rate)
 
 
 def loop_bpmn(key: str, branches: int) -> str:
@@ -177,6 +180,17 @@ def applicant(i: int) -> dict[str, str]:
     }
 
 
+def best_rate(seconds: list[float], rounds: int = ROUNDS) -> float:
+    """Items per second of the fastest of `rounds` consecutive slices of per-item timings.
+
+    Other work on a shared machine only ever slows a round down, so the best round is the closest to what
+    the code costs (as in bench_crypto.py); the mean over all rounds is reported next to it.
+    """
+    size = max(1, len(seconds) // rounds)
+    slices = [seconds[k : k + size] for k in range(0, len(seconds) - size + 1, size)]
+    return max(len(chunk) / sum(chunk) for chunk in slices)
+
+
 def median_ms(samples: list[float]) -> float:
     """Median of seconds, in milliseconds."""
     return statistics.median(samples) * 1000
@@ -258,13 +272,16 @@ def bench_raw(instances: int, warmup: int = 20) -> dict[str, Any]:
     for i in range(warmup):
         steps = one(i)
     gc.collect()
-    started = time.perf_counter()
+    seconds: list[float] = []
     for i in range(instances):
+        started = time.perf_counter()
         one(warmup + i)
-    elapsed = time.perf_counter() - started
+        seconds.append(time.perf_counter() - started)
+    best = best_rate(seconds)
     return {
-        "raw_per_s": round(instances / elapsed, 1),
-        "ms_per_step_raw": round(elapsed * 1000 / instances / steps, 3),
+        "raw_per_s": round(best, 1),
+        "raw_per_s_mean": round(instances / sum(seconds), 1),
+        "ms_per_step_raw": round(1000 / best / steps, 3),
         "raw_instances": instances,
         "steps_per_instance": steps,
         "raw_stand_ins": sorted(stand_ins_used),
@@ -412,9 +429,11 @@ def bench_platform(app: Any, instances: int, warmup: int = 10) -> dict[str, Any]
         db.session.rollback()
     total = sum(start_s) + sum(complete_s)
     steps = events / instances  # one event row per step
+    best = best_rate([a + b for a, b in zip(start_s, complete_s, strict=True)])
     return {
-        "platform_per_s": round(instances / total, 1),
-        "ms_per_step_platform": round(total * 1000 / instances / steps, 3),
+        "platform_per_s": round(best, 1),
+        "platform_per_s_mean": round(instances / total, 1),
+        "ms_per_step_platform": round(1000 / best / steps, 3),
         "instances": instances,
         "platform_breakdown_ms": {  # mean per instance
             "start": round((sum(start_s) - job_s["start"]) * 1000 / instances, 3),
@@ -896,6 +915,10 @@ def print_table(results: list[dict[str, Any]]) -> None:
             f"clerk approval {b['complete']:.2f} ms + its jobs {b['jobs_after_complete']:.2f} ms "
             f"({b['events_per_instance']:g} steps)"
         )
+        print(
+            f"[{name}] throughput is the best of {ROUNDS} rounds; mean over all rounds: "
+            f"raw {r['raw_per_s_mean']:.1f}/s, platform {r['platform_per_s_mean']:.1f}/s"
+        )
         for label in ("new", "aged"):
             e = r[f"{label}_engine_ms"]
             print(
@@ -904,7 +927,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
                 f"dump {e['dump']:.2f} ms"
             )
         if "aged_curve_ms" in r:
-            curve = ", ".join(f"{k} events {v:.1f} ms" for k, v in r["aged_curve_ms"].items())
+            curve = ", ".join(f"{k} events {v:.1f} ms" for k, v in r["aged_curve_ms"].items()) or "-"
             print(f"[{name}] step cost while ageing: {curve} (built in {r['aged_build_s']} s)")
         else:
             print(f"[{name}] aged instance: rows copied from {r['aged_copied_from']} (built there by real steps)")
