@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ OWN_KEYS = (
     "raw_per_s",
     "raw_per_s_mean",
     "platform_per_s_mean",
+    "ratio_paired_median",
     "platform_per_s",
     "ratio",
     "step_ms_new",
@@ -180,15 +182,21 @@ def applicant(i: int) -> dict[str, str]:
     }
 
 
-def best_rate(seconds: list[float], rounds: int = ROUNDS) -> float:
-    """Items per second of the fastest of `rounds` consecutive slices of per-item timings.
+def round_rates(seconds: list[float], rounds: int = ROUNDS) -> list[float]:
+    """Items per second of each of `rounds` consecutive slices of per-item timings."""
+    bounds = round_bounds(len(seconds), rounds)
+    return [(hi - lo) / sum(seconds[lo:hi]) for lo, hi in pairwise(bounds) if hi > lo]
 
-    Other work on a shared machine only ever slows a round down, so the best round is the closest to what
-    the code costs (as in bench_crypto.py); the mean over all rounds is reported next to it.
-    """
-    size = max(1, len(seconds) // rounds)
-    slices = [seconds[k : k + size] for k in range(0, len(seconds) - size + 1, size)]
-    return max(len(chunk) / sum(chunk) for chunk in slices)
+
+def round_bounds(count: int, rounds: int = ROUNDS) -> list[int]:
+    """Where each of `rounds` near-equal consecutive slices of `count` items starts (and the end)."""
+    return [count * k // rounds for k in range(rounds + 1)]
+
+
+def best_rate(seconds: list[float], rounds: int = ROUNDS) -> float:
+    """The fastest round: other work on a shared machine only ever slows a round down, so the best round
+    is the closest to what the code costs (as in bench_crypto.py); the mean is reported next to it."""
+    return max(round_rates(seconds, rounds))
 
 
 def median_ms(samples: list[float]) -> float:
@@ -216,8 +224,12 @@ def _stand_in_registration(
 STAND_INS: dict[str, Callable[..., dict[str, Any]]] = {"registration.record": _stand_in_registration}
 
 
-def bench_raw(instances: int, warmup: int = 20) -> dict[str, Any]:
-    """Complete `instances` registrations with the engine alone; serialize/deserialize at each wait state."""
+def raw_slice() -> tuple[Callable[[int], int], set[str]]:
+    """Engine only: a function running the i-th instance to completion (returns its step count).
+
+    The diagram is parsed once; at each wait state the workflow makes a dump/load round trip, as the
+    platform's snapshots do. Also returns the set of transactional operators that ran on stand-ins.
+    """
     from handlers.registry import dispatch, registry
     from processes.engine.definitions import parse_process
     from processes.engine.runtime import Engine
@@ -269,23 +281,7 @@ def bench_raw(instances: int, warmup: int = 20) -> dict[str, Any]:
         assert engine.data(workflow)["registration_status"] == "registered"
         return steps
 
-    for i in range(warmup):
-        steps = one(i)
-    gc.collect()
-    seconds: list[float] = []
-    for i in range(instances):
-        started = time.perf_counter()
-        one(warmup + i)
-        seconds.append(time.perf_counter() - started)
-    best = best_rate(seconds)
-    return {
-        "raw_per_s": round(best, 1),
-        "raw_per_s_mean": round(instances / sum(seconds), 1),
-        "ms_per_step_raw": round(1000 / best / steps, 3),
-        "raw_instances": instances,
-        "steps_per_instance": steps,
-        "raw_stand_ins": sorted(stand_ins_used),
-    }
+    return one, stand_ins_used
 
 
 # -- databases ---------------------------------------------------------------------------------------------
@@ -362,8 +358,9 @@ def ready_tasks(instance_id: int) -> dict[str, int]:
 
 
 # -- (b) through the service layer ------------------------------------------------------------------------
-def bench_platform(app: Any, instances: int, warmup: int = 10) -> dict[str, Any]:
-    """Complete `instances` registrations through start_instance, the eager jobs and complete_task."""
+def bench_throughput(app: Any, raw_instances: int, instances: int) -> dict[str, Any]:
+    """(a) and (b), interleaved: ROUNDS rounds, each running a share of the engine-only instances and then a
+    share of the platform instances, so that both see the same machine (other work comes and goes)."""
     from sqlalchemy import func, select
 
     from models import ProcessEvent, ProcessInstance, db
@@ -373,6 +370,7 @@ def bench_platform(app: Any, instances: int, warmup: int = 10) -> dict[str, Any]
     from processes.stepping import Actor
     from processes.tasks import complete_task
 
+    raw_one, stand_ins = raw_slice()
     with app.app_context():
         platform = get_platform(app)
         client, _ = register_client(f"suishenban-{secrets.token_hex(3)}", "随申办移动端")
@@ -413,14 +411,26 @@ def bench_platform(app: Any, instances: int, warmup: int = 10) -> dict[str, Any]
             complete_s.append(t3 - t2)
             ids.append(instance.id)
 
+        raw_s: list[float] = []
         try:
-            for i in range(warmup):
+            for i in range(20):  # warm-up: first-call costs are not throughput
+                steps = raw_one(i)
+            for i in range(10):
                 one(i)
             start_s.clear(), complete_s.clear(), ids.clear()
             job_s.update(start=0.0, complete=0.0)
             gc.collect()
-            for i in range(instances):
-                one(warmup + i)
+            raw_next, platform_next = 20, 10
+            raw_bounds, platform_bounds = round_bounds(raw_instances), round_bounds(instances)
+            for r in range(ROUNDS):
+                for _ in range(raw_bounds[r + 1] - raw_bounds[r]):
+                    t = time.perf_counter()
+                    raw_one(raw_next)
+                    raw_s.append(time.perf_counter() - t)
+                    raw_next += 1
+                for _ in range(platform_bounds[r + 1] - platform_bounds[r]):
+                    one(platform_next)
+                    platform_next += 1
         finally:
             runner.notify = notify
         events = db.session.execute(
@@ -428,19 +438,28 @@ def bench_platform(app: Any, instances: int, warmup: int = 10) -> dict[str, Any]
         ).scalar_one()
         db.session.rollback()
     total = sum(start_s) + sum(complete_s)
-    steps = events / instances  # one event row per step
-    best = best_rate([a + b for a, b in zip(start_s, complete_s, strict=True)])
+    platform_s = [a + b for a, b in zip(start_s, complete_s, strict=True)]
+    raw_best, platform_best = best_rate(raw_s), best_rate(platform_s)
+    paired = [raw / plat for raw, plat in zip(round_rates(raw_s), round_rates(platform_s), strict=True)]
     return {
-        "platform_per_s": round(best, 1),
+        "raw_per_s": round(raw_best, 1),
+        "raw_per_s_mean": round(len(raw_s) / sum(raw_s), 1),
+        "ms_per_step_raw": round(1000 / raw_best / steps, 3),
+        "raw_instances": raw_instances,
+        "steps_per_instance": steps,
+        "raw_stand_ins": sorted(stand_ins),
+        "platform_per_s": round(platform_best, 1),
         "platform_per_s_mean": round(instances / total, 1),
-        "ms_per_step_platform": round(1000 / best / steps, 3),
+        "ratio": round(raw_best / platform_best, 2),
+        "ratio_paired_median": round(statistics.median(paired), 2),
+        "ms_per_step_platform": round(1000 / platform_best / (events / instances), 3),
         "instances": instances,
         "platform_breakdown_ms": {  # mean per instance
             "start": round((sum(start_s) - job_s["start"]) * 1000 / instances, 3),
             "jobs_after_start": round(job_s["start"] * 1000 / instances, 3),
             "complete": round((sum(complete_s) - job_s["complete"]) * 1000 / instances, 3),
             "jobs_after_complete": round(job_s["complete"] * 1000 / instances, 3),
-            "events_per_instance": round(steps, 2),
+            "events_per_instance": round(events / instances, 2),
         },
     }
 
@@ -471,7 +490,7 @@ def single_loop_stall(max_rounds: int = 800) -> int | None:
     return None
 
 
-def engine_costs(app: Any, snapshot: str, rounds: int = 9) -> dict[str, float]:
+def engine_costs(app: Any, snapshot: str, rounds: int = 5) -> dict[str, float]:
     """Median ms of the engine parts of the timed step on a snapshot: load, complete+advance, dump."""
     from processes.platform import get_platform
 
@@ -834,7 +853,7 @@ review_comment = review.get('comment', '')</bpmn:script>
 
 # -- driver ------------------------------------------------------------------------------------------------
 def run_backend(
-    name: str, raw: dict[str, Any], args: argparse.Namespace, aged_rows: dict[str, Any] | None
+    name: str, extra: dict[str, Any], args: argparse.Namespace, aged_rows: dict[str, Any] | None
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """All platform figures on one backend (None, with a message, when it is not reachable).
 
@@ -851,8 +870,8 @@ def run_backend(
             print(f"[{name}] skipped: {exc}")
             return None, aged_rows
         app = make_app(url, data_dir, FakeHrss())
-        print(f"[{name}] platform: {args.instances} instances …", flush=True)
-        figures = bench_platform(app, args.instances)
+        print(f"[{name}] raw {args.raw_instances} and platform {args.instances} instances, interleaved …", flush=True)
+        figures = bench_throughput(app, args.raw_instances, args.instances)
         how = "building it with real steps" if aged_rows is None else f"rows copied from {aged_rows['backend']}"
         print(f"[{name}] fresh vs aged ({args.aged_events} events, {how}; median of {args.samples}) …", flush=True)
         aged, rows = bench_aged(app, args.samples, args.aged_events, aged_rows)
@@ -860,8 +879,7 @@ def run_backend(
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-    result = {"backend": name, **raw, **figures, **aged}
-    result["ratio"] = round(raw["raw_per_s"] / figures["platform_per_s"], 2)
+    result = {"backend": name, **figures, **aged, **extra}
     result["measured_on"] = time.strftime("%Y-%m-%d")
     result["load_avg_1m"] = [load_before, round(os.getloadavg()[0], 2)]  # other work on the machine skews figures
     return result, rows
@@ -917,7 +935,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
         )
         print(
             f"[{name}] throughput is the best of {ROUNDS} rounds; mean over all rounds: "
-            f"raw {r['raw_per_s_mean']:.1f}/s, platform {r['platform_per_s_mean']:.1f}/s"
+            f"raw {r['raw_per_s_mean']:.1f}/s, platform {r['platform_per_s_mean']:.1f}/s; "
+            f"median of the per-round ratios {r['ratio_paired_median']:.2f}"
         )
         for label in ("new", "aged"):
             e = r[f"{label}_engine_ms"]
@@ -972,12 +991,10 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     if load > 0.8:
         print(f"warning: load average {load:.1f} on {os.cpu_count()} cores: other work will lower the figures")
-    print(f"raw engine: {args.raw_instances} instances …", flush=True)
-    raw = bench_raw(args.raw_instances)
-    raw["single_loop_stalls_after_rounds"] = single_loop_stall()
+    extra = {"single_loop_stalls_after_rounds": single_loop_stall()}
     results, aged_rows = [], None
     for name in backends:
-        result, aged_rows = run_backend(name, raw, args, None if args.rebuild_aged else aged_rows)
+        result, aged_rows = run_backend(name, extra, args, None if args.rebuild_aged else aged_rows)
         if result is not None:
             results.append(result)
     if not results:
