@@ -32,6 +32,7 @@ test-pg: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_platform.py --backend all --json-out bench/results.json
 	$(BIN)/python bench/bench_crypto.py
+	$(BIN)/python bench/bench_reports.py --json-out bench/results.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

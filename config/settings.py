@@ -21,7 +21,9 @@ SYSTEM_PATHS = {
     "POSTAL_URL": "/postal",
     "MCA_NOTIFY_URL": "/mca",
     "POPULATION_URL": "/population",
+    "KMS_URL": "/kms",
 }
+KEY_PROVIDERS = ("local", "kms")
 JOB_MODES = ("auto", "thread", "eager", "rq")
 
 
@@ -41,6 +43,9 @@ class Settings:
     DATA_DIR: str = _doc("Folder for the embedded database and local files", "var")
     DATABASE_URL: str = _doc("SQLAlchemy URL; default is SQLite in DATA_DIR. Production: postgresql+psycopg://…", "")
     DATABASE_POOL_SIZE: int = _doc("Connections per process (PostgreSQL)", 10)
+    DATABASE_PING_IDLE_SECONDS: float = _doc(
+        "Ping a pooled PostgreSQL connection before use only after it sat idle this long (0: always)", 10.0
+    )
     REDIS_URL: str = _doc("Redis for RQ jobs; empty runs jobs in-process", "")
     JOB_MODE: str = _doc("auto (rq when REDIS_URL is set, else thread), thread, eager or rq", "auto")
     JOB_QUEUE: str = _doc("RQ queue name", "permitflow")
@@ -92,6 +97,54 @@ class Settings:
     )
     SMS_POLL_AFTER_SECONDS: float = _doc("Seconds after sending before polling for an uncalled-back report", 600.0)
     SMS_POLL_MAX: int = _doc("Delivery-report polls per message (interval doubling) before giving up", 5)
+    KEY_PROVIDER: str = _doc("Key management (A9): local (keystore file) or kms (government cloud KMS)", "local")
+    KEYSTORE_PATH: str = _doc(
+        "Local keystore file; empty: keystore.json next to the SQLite database / in DATA_DIR (test: in memory)", ""
+    )
+    PERMITFLOW_MASTER_KEY: str = _doc(
+        "Master key (32 hex) wrapping the local keystore's data keys; required in production with KEY_PROVIDER=local",
+        "",
+        secret=True,
+    )
+    KMS_URL: str = _doc("Key-management and signing service base URL; default SIMULATOR_URL/kms", "")
+    KMS_TOKEN: str = _doc("Bearer token of this application at the KMS; required in production with kms", "", True)
+    KMS_CURRENT_TTL_SECONDS: float = _doc("Seconds a process trusts its idea of a purpose's current KMS key", 30.0)
+    KEY_ROTATE_BATCH: int = _doc("Rows re-protected per transaction by `permitflow keys rotate`", 500)
+    PASSWORD_MIN_LENGTH: int = _doc("Shortest accepted staff password (S2)", 10)
+    PASSWORD_MIN_CLASSES: int = _doc("Character classes a password needs of: lower, upper, digit, symbol (1-4)", 3)
+    PASSWORD_MAX_AGE_DAYS: int = _doc("Days before a password expires and must be changed at sign-in", 90)
+    PASSWORD_HISTORY: int = _doc("How many recent passwords may not be reused", 5)
+    LOGIN_MAX_FAILURES: int = _doc("Consecutive failed sign-ins (either factor) that lock an account", 5)
+    LOGIN_LOCK_MINUTES: int = _doc("Minutes a locked account stays locked", 30)
+    LOGIN_FACTORS: str = _doc("Second factors offered after the password: sms, ukey or both ('sms,ukey')", "sms,ukey")
+    LOGIN_STEP_SECONDS: int = _doc("Seconds allowed between the right password and the second factor", 300)
+    LOGIN_CODE_TTL_SECONDS: int = _doc("Validity of an SMS sign-in code", 300)
+    LOGIN_CODE_MAX_ATTEMPTS: int = _doc("Wrong entries of one SMS sign-in code before it is void", 3)
+    LOGIN_CODE_RESEND_SECONDS: int = _doc("Seconds before another SMS sign-in code may be requested", 60)
+    SESSION_IDLE_MINUTES: int = _doc("Minutes without a request that end a staff session", 30)
+    AUDIT_RETENTION_DAYS: int = _doc("Days the audit log is kept online (at least 180, MLPS level 3)", 180)
+    GATEWAY_REQUIRED: bool = _doc("Production: accept requests only through the security gateway (S3)", False)
+    GATEWAY_SHARED_KEY: str = _doc(
+        "Key of the gateway's HMAC-SM3 request signature (≥ 32 characters); required with GATEWAY_REQUIRED",
+        "",
+        secret=True,
+    )
+    GATEWAY_PROXIES: str = _doc("Gateway addresses or networks allowed to forward requests, comma-separated", "")
+    GATEWAY_MAX_SKEW_SECONDS: int = _doc("Largest age (either way) of a gateway signature's timestamp", 30)
+    DEMO_KEY_DIR: str = _doc("Folder for the demo users' software-UKey key pairs; default DATA_DIR/demo-ukeys", "")
+    MCA_TIMESTAMP_WINDOW_SECONDS: int = _doc(
+        "MCA 3.0: largest clock difference (either way) of a request's timestamp; nonces are kept twice as long", 300
+    )
+    MCA_AUDIT_RETENTION_DAYS: int = _doc(
+        "MCA 3.0: days call-audit rows are kept before `permitflow mca purge-audit` may remove them (at least 180)", 180
+    )
+    DEATH_LIST_MAX_ROWS: int = _doc("Most rows one uploaded death-list Excel file (C1.3) may hold", 10000)
+    EXPORT_DIR: str = _doc(
+        "Folder for finished Excel exports (shared by all web and worker nodes); default DATA_DIR/exports", ""
+    )
+    EXPORT_MAX_ROWS: int = _doc("Most rows one query export (C3.4) writes", 200000)
+    EXPORT_KEEP_HOURS: int = _doc("Hours a finished export file stays downloadable before it is deleted", 24)
+    REPORT_REFRESH_DAYS: int = _doc("Days back the report schedule recomputes the daily statistics each run", 3)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -128,12 +181,19 @@ class Settings:
             "API_PAGE_SIZE_MAX",
             "SMS_SEND_MAX_ATTEMPTS",
             "SMS_POLL_MAX",
+            "KEY_ROTATE_BATCH",
+            "DEATH_LIST_MAX_ROWS",
+            "EXPORT_MAX_ROWS",
+            "EXPORT_KEEP_HOURS",
+            "REPORT_REFRESH_DAYS",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
         for name, (attempts, backoff) in self.retry_overrides.items():
             if attempts < 1 or backoff < 0:
                 raise ConfigError(f"SERVICE_TASK_RETRY_OVERRIDES for {name}: attempts ≥ 1 and backoff ≥ 0")
+        if self.DATABASE_PING_IDLE_SECONDS < 0:
+            raise ConfigError("DATABASE_PING_IDLE_SECONDS must not be negative")
         if self.SMS_CALLBACK_URL and len(self.SMS_CALLBACK_SECRET) < 16:
             raise ConfigError("SMS_CALLBACK_URL needs SMS_CALLBACK_SECRET of at least 16 characters")
         changes: dict[str, Any] = {}
@@ -147,6 +207,9 @@ class Settings:
                 raise ConfigError("production needs DATABASE_URL=postgresql+psycopg://…")
             if len(secret) < 32:
                 raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        self._validate_keys()
+        self._validate_auth()
+        self._validate_mca()
         if not self.DATABASE_URL:
             path = Path(self.DATA_DIR).resolve() / "permitflow.db"
             changes["DATABASE_URL"] = f"sqlite:///{path}"
@@ -154,6 +217,80 @@ class Settings:
             if not getattr(self, key):
                 changes[key] = self.SIMULATOR_URL.rstrip("/") + path
         return replace(self, **changes) if changes else self
+
+    def _validate_mca(self) -> None:
+        """MCA 3.0 (B1): a sane replay window; call audit kept at least 180 days (MLPS level 3)."""
+        if not 1 <= self.MCA_TIMESTAMP_WINDOW_SECONDS <= 3600:
+            raise ConfigError("MCA_TIMESTAMP_WINDOW_SECONDS must be from 1 to 3600")
+        if self.MCA_AUDIT_RETENTION_DAYS < 180:
+            raise ConfigError("MCA_AUDIT_RETENTION_DAYS must be at least 180 (MLPS level 3 audit retention)")
+
+    def _validate_keys(self) -> None:
+        """Key management (A9): production never runs on a generated development master key."""
+        if self.KEY_PROVIDER not in KEY_PROVIDERS:
+            raise ConfigError(f"KEY_PROVIDER must be one of {KEY_PROVIDERS}, got {self.KEY_PROVIDER!r}")
+        if self.PERMITFLOW_MASTER_KEY:
+            try:
+                ok = len(bytes.fromhex(self.PERMITFLOW_MASTER_KEY.strip())) == 16
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ConfigError("PERMITFLOW_MASTER_KEY must be 32 hex characters (16 bytes)")
+        if self.PERMITFLOW_ENV == "production":
+            if self.KEY_PROVIDER == "local" and not self.PERMITFLOW_MASTER_KEY:
+                raise ConfigError("PERMITFLOW_MASTER_KEY must be set in production (from the environment)")
+            if self.KEY_PROVIDER == "kms" and not self.KMS_TOKEN:
+                raise ConfigError("KMS_TOKEN must be set in production with KEY_PROVIDER=kms")
+        if self.KMS_CURRENT_TTL_SECONDS < 0:
+            raise ConfigError("KMS_CURRENT_TTL_SECONDS must not be negative")
+
+    def _validate_auth(self) -> None:
+        """Sign-in, session, gateway and audit settings (S2-S4)."""
+        for name in (
+            "PASSWORD_MIN_LENGTH",
+            "PASSWORD_MAX_AGE_DAYS",
+            "LOGIN_MAX_FAILURES",
+            "LOGIN_LOCK_MINUTES",
+            "LOGIN_STEP_SECONDS",
+            "LOGIN_CODE_TTL_SECONDS",
+            "LOGIN_CODE_MAX_ATTEMPTS",
+            "SESSION_IDLE_MINUTES",
+            "GATEWAY_MAX_SKEW_SECONDS",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+        if self.PASSWORD_MIN_LENGTH < 8:
+            raise ConfigError("PASSWORD_MIN_LENGTH must be at least 8")
+        if not 1 <= self.PASSWORD_MIN_CLASSES <= 4:
+            raise ConfigError("PASSWORD_MIN_CLASSES must be between 1 and 4")
+        if self.PASSWORD_HISTORY < 0 or self.LOGIN_CODE_RESEND_SECONDS < 0:
+            raise ConfigError("PASSWORD_HISTORY and LOGIN_CODE_RESEND_SECONDS must not be negative")
+        factors = [f.strip() for f in self.LOGIN_FACTORS.split(",") if f.strip()]
+        if not factors or any(f not in ("sms", "ukey") for f in factors):
+            raise ConfigError(f"LOGIN_FACTORS must list sms and/or ukey, got {self.LOGIN_FACTORS!r}")
+        if self.AUDIT_RETENTION_DAYS < 180:
+            raise ConfigError("AUDIT_RETENTION_DAYS must be at least 180 (six months)")
+        try:
+            networks = self.gateway_networks
+        except ValueError as exc:
+            raise ConfigError(f"GATEWAY_PROXIES has a bad address or network: {exc}") from exc
+        if self.GATEWAY_REQUIRED:
+            if len(self.GATEWAY_SHARED_KEY) < 32:
+                raise ConfigError("GATEWAY_REQUIRED needs GATEWAY_SHARED_KEY of at least 32 characters")
+            if not networks:
+                raise ConfigError("GATEWAY_REQUIRED needs GATEWAY_PROXIES (the gateway's addresses)")
+
+    @property
+    def gateway_networks(self) -> list[Any]:
+        """The gateway addresses of GATEWAY_PROXIES as ip_network objects."""
+        import ipaddress
+
+        return [ipaddress.ip_network(p.strip(), strict=False) for p in self.GATEWAY_PROXIES.split(",") if p.strip()]
+
+    @property
+    def login_factors(self) -> tuple[str, ...]:
+        """The second factors offered, from LOGIN_FACTORS."""
+        return tuple(f.strip() for f in self.LOGIN_FACTORS.split(",") if f.strip())
 
     @property
     def retry_overrides(self) -> dict[str, tuple[int, float]]:

@@ -9,21 +9,34 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import JSONType, UTCDateTime, db, utcnow
 from models.process import BigId
+from models.protection import Encrypted, Protected, blind_index_column
 
 
-class Person(db.Model):
-    """An applicant, identified by the resident ID number."""
+class Person(Protected, db.Model):
+    """An applicant, identified by the resident ID number (encrypted; found through its blind index)."""
 
     __tablename__ = "person"
+    __protected__ = (
+        "id_number",
+        "name",
+        "gender",
+        "birth_date",
+        "ethnicity",
+        "mobile",
+        "household_address",
+        "deceased",
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    id_number: Mapped[str] = mapped_column(Encrypted(18, "person.id_number", index="id_number_bidx"))
+    id_number_bidx: Mapped[str] = blind_index_column(unique=True)
     name: Mapped[str] = mapped_column(String(60))
     gender: Mapped[str] = mapped_column(String(1))  # M | F
     birth_date: Mapped[date] = mapped_column(Date)
     ethnicity: Mapped[str | None] = mapped_column(String(20))
-    mobile: Mapped[str | None] = mapped_column(String(20))
-    household_address: Mapped[str | None] = mapped_column(String(200))
+    mobile: Mapped[str | None] = mapped_column(Encrypted(20, "person.mobile", index="mobile_bidx"))
+    mobile_bidx: Mapped[str | None] = blind_index_column()
+    household_address: Mapped[str | None] = mapped_column(Encrypted(200, "person.household_address"))
     education: Mapped[str | None] = mapped_column(String(20))  # general information (A0 change)
     employer: Mapped[str | None] = mapped_column(String(100))
     rare_name: Mapped[bool] = mapped_column(Boolean, default=False)  # needs the special character library
@@ -32,11 +45,12 @@ class Person(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Photo(db.Model):
+class Photo(Protected, db.Model):
     """A portrait; the binary lives in the file store, the row keeps its digest (A4: history kept)."""
 
     __tablename__ = "photo"
     __table_args__ = (Index("ix_photo_person_taken", "person_id", "taken_at"),)
+    __protected__ = ("person_id", "source", "sm3", "size", "mime", "storage_key", "taken_at", "review_status")
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
@@ -51,17 +65,30 @@ class Photo(db.Model):
     review_reasons: Mapped[list] = mapped_column(JSONType, default=list)
 
 
-class ResidenceRegistration(db.Model):
+class ResidenceRegistration(Protected, db.Model):
     """A residence registration (居住登记); one active registration per person."""
 
     __tablename__ = "residence_registration"
     __table_args__ = (Index("ix_registration_person_status", "person_id", "status"),)
+    __protected__ = (
+        "number",
+        "person_id",
+        "status",
+        "address",
+        "address_code",
+        "house_id",
+        "district",
+        "registered_on",
+        "valid_until",
+        "photo_id",
+        "previous_id",
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     status: Mapped[str] = mapped_column(String(16))  # active | deregistered | rejected | superseded
-    address: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(Encrypted(200, "residence_registration.address"))
     address_code: Mapped[str | None] = mapped_column(String(40))
     house_id: Mapped[str | None] = mapped_column(String(40))
     district: Mapped[str | None] = mapped_column(String(20))
@@ -79,11 +106,25 @@ class ResidenceRegistration(db.Model):
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("residence_registration.id"))
 
 
-class Permit(db.Model):
+class Permit(Protected, db.Model):
     """A residence permit (居住证) and its card."""
 
     __tablename__ = "permit"
     __table_args__ = (Index("ix_permit_person_status", "person_id", "status"), Index("ix_permit_valid", "valid_until"))
+    __protected__ = (
+        "number",
+        "person_id",
+        "registration_id",
+        "status",
+        "card_status",
+        "photo_id",
+        "valid_from",
+        "valid_until",
+        "issued_at",
+        "replaces_id",
+        "lost_at",
+        "lost_reported_by",
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -104,17 +145,20 @@ class Permit(db.Model):
     rare_chars_ready: Mapped[bool] = mapped_column(Boolean, default=False)  # name's rare characters in the font
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("permit.id"))  # reissue / wrong-card reset
     lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 挂失
-    lost_reported_by: Mapped[str | None] = mapped_column(String(18))  # only this person may cancel the loss
+    lost_reported_by: Mapped[str | None] = mapped_column(
+        Encrypted(18, "permit.lost_reported_by")
+    )  # only this person may cancel the loss
     # The valid_until an A7 endorsement run was started for: the daily selection never starts it twice.
     endorsement_due: Mapped[date | None] = mapped_column(Date)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Endorsement(db.Model):
+class Endorsement(Protected, db.Model):
     """A yearly endorsement (签注) extending a permit's validity."""
 
     __tablename__ = "endorsement"
+    __protected__ = ("permit_id", "kind", "endorsed_on", "valid_until", "decided_by")
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     permit_id: Mapped[int] = mapped_column(ForeignKey("permit.id"), index=True)
@@ -154,10 +198,11 @@ class ProductionItem(db.Model):
     reason: Mapped[str | None] = mapped_column(String(200))
 
 
-class Deregistration(db.Model):
+class Deregistration(Protected, db.Model):
     """A registration deregistration (A3) and whom it was notified to."""
 
     __tablename__ = "deregistration"
+    __protected__ = ("registration_id", "reason", "source", "status")
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("residence_registration.id"), unique=True)

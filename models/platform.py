@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import JSONType, UTCDateTime, db, utcnow
 from models.process import BigId
+from models.protection import Encrypted, FieldProtection, blind_index_column
 
 
 class OutboxJob(db.Model):
@@ -47,7 +48,7 @@ class ChannelClient(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class AppUser(db.Model):
+class AppUser(FieldProtection, db.Model):
     """A staff account with one role, scoped to a service point and district where relevant."""
 
     __tablename__ = "app_user"
@@ -59,6 +60,17 @@ class AppUser(db.Model):
     service_point: Mapped[str | None] = mapped_column(String(32))
     district: Mapped[str | None] = mapped_column(String(32))
     password_hash: Mapped[str] = mapped_column(String(200))
-    mobile: Mapped[str | None] = mapped_column(String(20))
+    mobile: Mapped[str | None] = mapped_column(Encrypted(20, "app_user.mobile", index="mobile_bidx"))
+    mobile_bidx: Mapped[str | None] = blind_index_column()
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Sign-in state (S2): password age, lockout, the registered UKey public key.
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ukey_public_key: Mapped[str | None] = mapped_column(Text)
+    ukey_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    # HMAC-SM3 ("field-mac" key) over the authentication fields: a role or hash changed in SQL is detected.
+    auth_mac: Mapped[str | None] = mapped_column(String(100))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import JSONType, UTCDateTime, db, utcnow
 from models.process import BigId, _refuse_change
+from models.protection import INDEX_LENGTH, Encrypted, FieldProtection
+
+PARAMS_CHARS = 1000  # the placeholders of a ≤ 300-character message, as JSON
 
 
 class SmsTemplate(db.Model):
@@ -30,8 +34,8 @@ class SmsTemplate(db.Model):
     __mapper_args__ = {"version_id_col": version}  # two administrators saving at once: the second gets 409
 
 
-class SmsMessage(db.Model):
-    """One requested message. Personal data: the mobile (clear until issue 5 encrypts it) and the body."""
+class SmsMessage(FieldProtection, db.Model):
+    """One requested message. Personal data, SM4-encrypted at rest: the mobile, the body and the params."""
 
     __tablename__ = "sms_message"
     __table_args__ = (Index("ix_sms_message_status", "status", "id"),)
@@ -41,12 +45,13 @@ class SmsMessage(db.Model):
     dedupe_digest: Mapped[str | None] = mapped_column(String(64), unique=True)  # the caller's dedupe key, hashed
     template_code: Mapped[str] = mapped_column(String(40))
     template_version: Mapped[int] = mapped_column(Integer)
-    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    body: Mapped[str] = mapped_column(Text)
-    mobile: Mapped[str] = mapped_column(String(20))
+    # The template's values (names, permit numbers, one-time sign-in codes): JSON, SM4-encrypted at rest.
+    params_json: Mapped[str] = mapped_column(Encrypted(PARAMS_CHARS, "sms_message.params_json"), default="{}")
+    body: Mapped[str] = mapped_column(Encrypted(500, "sms_message.body"))
+    mobile: Mapped[str] = mapped_column(Encrypted(20, "sms_message.mobile", index="mobile_digest"))
     mobile_masked: Mapped[str] = mapped_column(String(20))
-    mobile_digest: Mapped[str] = mapped_column(String(64), index=True)
-    id_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    mobile_digest: Mapped[str] = mapped_column(String(INDEX_LENGTH), index=True)  # blind index (HMAC-SM3)
+    id_digest: Mapped[str | None] = mapped_column(String(INDEX_LENGTH), index=True)  # blind index of the ID number
     business_key: Mapped[str | None] = mapped_column(String(120), index=True)
     status: Mapped[str] = mapped_column(String(16))  # queued | sent | delivered | failed | blocked
     status_reason: Mapped[str | None] = mapped_column(String(200))
@@ -58,6 +63,15 @@ class SmsMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # delivered, failed or blocked
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The template values, decrypted."""
+        return json.loads(str(self.params_json)) if self.params_json else {}
+
+    @params.setter
+    def params(self, value: dict[str, Any]) -> None:
+        self.params_json = json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 class SmsStatusEvent(db.Model):
@@ -74,15 +88,15 @@ class SmsStatusEvent(db.Model):
     reason: Mapped[str | None] = mapped_column(String(200))
 
 
-class SmsBlock(db.Model):
+class SmsBlock(FieldProtection, db.Model):
     """A person who must never receive SMS (B3), e.g. from the population office's death list (C1.3)."""
 
     __tablename__ = "sms_block"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    id_number: Mapped[str] = mapped_column(String(18))  # clear until issue 5 encrypts it; matched by digest
-    id_digest: Mapped[str] = mapped_column(String(64), unique=True)
-    mobile_digest: Mapped[str | None] = mapped_column(String(64), index=True)
+    id_number: Mapped[str] = mapped_column(Encrypted(18, "sms_block.id_number", index="id_digest"))
+    id_digest: Mapped[str] = mapped_column(String(INDEX_LENGTH), unique=True)  # blind index of id_number
+    mobile_digest: Mapped[str | None] = mapped_column(String(INDEX_LENGTH), index=True)  # blind index
     reason: Mapped[str] = mapped_column(String(32))  # deceased | …
     source: Mapped[str] = mapped_column(String(32))  # death_list | import | manual
     batch_ref: Mapped[str | None] = mapped_column(String(64), index=True)

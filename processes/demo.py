@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from integrations.simulators.dataset import population
 from models import ChannelClient, Permit, Person, ResidenceRegistration, db, utcnow
+from processes.auth_passwords import generate_password
 from processes.channels import CHANNELS, api_key_digest, register_client
 from processes.roles import ROLES
 from processes.sms_templates import ensure_default_templates
@@ -36,6 +37,10 @@ DEMO_USERS = [
 ]
 
 
+# Mobiles receiving the demo users' SMS sign-in codes (S2).
+DEMO_MOBILES = {username: f"1390000{n:04d}" for n, (username, *_rest) in enumerate(DEMO_USERS, start=1)}
+
+
 @dataclass
 class DemoCredentials:
     """What `make run` prints."""
@@ -43,15 +48,29 @@ class DemoCredentials:
     password: str
     users: list[tuple[str, str, str]]
     api_keys: dict[str, str]
+    ukey_dir: str | None = None
+    mca_demo: dict[str, str] | None = None  # the demo MCA 3.0 caller app and its key files
 
 
 def load_demo_data(password: str | None = None) -> DemoCredentials:
-    """Create or refresh demo users and API clients; every run issues fresh secrets."""
-    password = password or "Pf#" + secrets.token_urlsafe(9)
+    """Create or refresh demo users and API clients; every run issues fresh secrets.
+
+    Each demo user gets a mobile and a software-UKey key pair (private key in the demo key folder, public
+    key registered). Never in production: there, accounts come only from the security administrator.
+    """
+    from processes.demo_ukeys import demo_key_dir, demo_ukey
+    from processes.platform import get_platform
+
+    settings = get_platform().settings
+    if settings.PERMITFLOW_ENV == "production":
+        raise RuntimeError("demo data is never loaded in production (no default accounts)")
+    password = password or generate_password(settings)
     ensure_default_templates("demo-data")
     users = []
+    key_dir = demo_key_dir(settings)
     for username, name, role, point, district in DEMO_USERS:
-        upsert_user(username, name, role, password, point, district)
+        public_pem = demo_ukey(key_dir, username)
+        upsert_user(username, name, role, password, point, district, DEMO_MOBILES[username], public_pem)
         users.append((username, name, ROLES[role]))
     keys: dict[str, str] = {}
     for code, name in [*CHANNELS.items(), ("ops", "运维监控")]:
@@ -65,7 +84,10 @@ def load_demo_data(password: str | None = None) -> DemoCredentials:
             register_client(code, name, kind, key)
         keys[code] = key
     seed_applicants()
-    return DemoCredentials(password, users, keys)
+    from processes.mca.demo import ensure_demo_app
+
+    mca_demo = ensure_demo_app(get_platform())
+    return DemoCredentials(password, users, keys, str(key_dir), mca_demo)
 
 
 def seed_applicants(count: int = 24) -> int:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import defer
 
 from handlers.registry import registry
 from integrations.crypto import sm3_hex
@@ -29,9 +30,10 @@ class DeployResult:
 
 
 def latest_definition(kind: str, key: str) -> ProcessDefinition | None:
-    """The newest version of a definition, or None."""
+    """The newest version of a definition, or None (its large XML and spec columns load when first read)."""
     return db.session.execute(
         select(ProcessDefinition)
+        .options(defer(ProcessDefinition.source_xml), defer(ProcessDefinition.serialized_spec))
         .where(ProcessDefinition.kind == kind, ProcessDefinition.key == key)
         .order_by(ProcessDefinition.version.desc())
         .limit(1)
@@ -172,3 +174,27 @@ def _deploy_process(platform: Platform, name: str, xml: str, deployed_by: str, c
     # Only cache after commit: a rolled-back id may be handed out again to another definition.
     after_commit(lambda: platform.specs.put(row.id, (parsed.spec, parsed.subprocess_specs)))
     return DeployResult(name, "bpmn", row.key, row.version, True, row.id)
+
+
+def validate_source(platform: Platform, name: str, xml: str) -> tuple[str, str]:
+    """Check one file exactly as deploy_sources would, storing nothing; returns (kind, key).
+
+    A DMN file is also checked against every process that uses its decisions (deploying it redeploys them).
+    DeploymentError lists the problems; BadRequest for a file that is neither .bpmn nor .dmn.
+    """
+    lower = name.lower()
+    if lower.endswith(".bpmn"):
+        decisions = _latest_decisions()
+        dmn_sources = {d.file_name: d.source_xml for d in {id(d): d for d in decisions.values()}.values()}
+        return "bpmn", parse_process(xml, name, dmn_sources, registry(), platform.forms).key
+    if not lower.endswith(".dmn"):
+        raise BadRequest("UNSUPPORTED_FILE", f"只能部署 .bpmn 和 .dmn 文件: {name}")
+    parsed = parse_decision(xml, name)
+    rows = db.session.execute(latest_versions("dmn")).scalars().all()
+    dmn_sources = {r.file_name: r.source_xml for r in rows if r.key != parsed.key}
+    dmn_sources[name] = xml
+    for dependant in _processes_using(
+        set(parsed.decision_ids) | {d for r in rows if r.key == parsed.key for d in r.decision_refs}
+    ):
+        parse_process(dependant.source_xml, dependant.file_name, dmn_sources, registry(), platform.forms)
+    return "dmn", parsed.key

@@ -73,8 +73,7 @@ def start_instance(
                 result={},
                 request_id=actor.request_id,
             )
-            db.session.add(instance)
-            db.session.flush()
+            db.session.add(instance)  # persist_step inserts it once, complete, instead of insert-then-update
             persist_step(
                 platform,
                 instance,

@@ -9,13 +9,19 @@ from typing import Any
 
 from flask import Flask, current_app
 
-import processes.domain  # noqa: F401  (registers the process-level operators)
+# Imported for what they register: process-level operators (A-series, C1/C2 change requests, C4 report
+# schedule) and the query export job kind (C3).
+import processes.changes
+import processes.domain
+import processes.queries
+import processes.reports  # noqa: F401
 from config import Settings
 from integrations.card_factory import CardFactoryClient
 from integrations.elicence import ElicenceClient
 from integrations.housing import HousingClient
 from integrations.hrss import HrssClient
 from integrations.http import HttpSettings
+from integrations.keys import KeyManager
 from integrations.mca_notify import McaNotifyClient
 from integrations.photo import PhotoClient
 from integrations.population import PopulationClient
@@ -26,6 +32,7 @@ from processes.engine.runtime import Engine
 from processes.engine.serializer import SnapshotSerializer, SpecPair
 from processes.errors import NotFound
 from processes.forms import FormDefinition, load_forms
+from processes.keys import build_key_provider
 from processes.unit_of_work import record_call
 
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
@@ -90,6 +97,7 @@ class Platform:
         self.forms: dict[str, FormDefinition] = load_forms(forms_dir or BPMN_DIR / "forms")
         self.clients: dict[str, Any] = clients if clients is not None else build_clients(settings)
         self.jobs: Any = None  # a processes.jobs.runner.JobRunner, set by init_app
+        self.keys: KeyManager = build_key_provider(settings)  # A9: every key, MAC and signature goes through it
 
     def form(self, key: str) -> FormDefinition:
         """The form definition for a key."""

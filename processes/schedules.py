@@ -12,6 +12,8 @@ from processes.stepping import Actor
 SCHEDULES = {
     "endorsement_schedule": ("SCHEDULE-ENDORSEMENT", {"within_days": 30, "batch_size": 100, "interval": "PT24H"}),
     "deregistration_sweep": ("SCHEDULE-DEREGISTRATION", {"batch_size": 100, "interval": "PT24H"}),
+    # Daily statistics recomputed hourly; last month's report generated once on (or after) the 1st (C4.2).
+    "report_schedule": ("SCHEDULE-REPORTS", {"refresh_days": 3, "interval": "PT1H"}),
 }
 
 
@@ -21,6 +23,8 @@ def start_schedules(platform: Platform, actor: Actor) -> list[tuple[str, str, bo
     for key, (business_key, data) in SCHEDULES.items():
         if key == "deregistration_sweep":
             data = {**data, "since": (date.today() - timedelta(days=30)).isoformat()}
+        if key == "report_schedule":
+            data = {**data, "refresh_days": platform.settings.REPORT_REFRESH_DAYS}
         instance, created = start_instance(platform, key, business_key, data, actor, idempotency_key=f"schedule:{key}")
         started.append((key, instance.public_id, created))
     return started

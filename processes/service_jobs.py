@@ -10,11 +10,12 @@ from typing import Any
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import select, update
 
+from config.logging import request_id_var
 from handlers.registry import DispatchError, dispatch, get_operator
 from models import Incident, OutboxJob, ProcessEvent, ProcessInstance, ProcessTimer, db, utcnow
 from processes.engine.runtime import ServiceFailure
-from processes.errors import Conflict, NotFound
-from processes.jobs.kinds import RUNNABLE, finish_job, handler_for, job_kind
+from processes.errors import Conflict, NotFound, ProcessError
+from processes.jobs.kinds import RUNNABLE, claim_job, enqueue, finish_job, handler_for, job_kind
 from processes.platform import Platform
 from processes.stepping import ACTIVE, Actor, lock_instance, persist_step
 from processes.unit_of_work import after_commit, capture_calls, log_calls, transaction
@@ -24,18 +25,26 @@ log = logging.getLogger(__name__)
 
 def execute_job(platform: Platform, job_id: int) -> str:
     """Run one outbox job; safe to call twice (the second call does nothing). Returns the outcome."""
-    job = db.session.get(OutboxJob, job_id)
-    if job is None or job.status not in RUNNABLE:
+    if not db.session().in_transaction():
+        # These reads need no transaction: autocommit spares the BEGIN and ROLLBACK round trips of every job.
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    row = db.session.execute(
+        select(OutboxJob.kind, OutboxJob.payload, OutboxJob.instance_id, OutboxJob.request_id, OutboxJob.status).where(
+            OutboxJob.id == job_id
+        )
+    ).first()
+    if row is None or row.status not in RUNNABLE:
         db.session.rollback()
         return "skipped"
-    kind, payload, instance_id, request_id = job.kind, dict(job.payload), job.instance_id, job.request_id
-    db.session.rollback()  # end the read; the work below opens its own transactions
-    handler = handler_for(kind)
+    request_id_var.set(row.request_id)
+    handler = handler_for(row.kind)
     if handler is None:
+        db.session.rollback()
         with transaction():
-            finish_job(job_id, "dead", f"unknown job kind {kind}")
+            finish_job(job_id, "dead", f"unknown job kind {row.kind}")
         return "dead"
-    return handler(platform, job_id, instance_id, payload, request_id)
+    # The read transaction stays open into the handler, which ends it (one round trip fewer per job).
+    return handler(platform, job_id, row.instance_id, dict(row.payload), row.request_id)
 
 
 def record_crash(platform: Platform, job_id: int, exc: BaseException) -> None:
@@ -78,21 +87,20 @@ def _run_service_task(
     platform: Platform, job_id: int, instance_id: int, payload: dict[str, Any], request_id: str | None
 ) -> str:
     actor = Actor.system(request_id)
-    instance = db.session.get(ProcessInstance, instance_id)
-    if instance is None or instance.status not in ACTIVE or instance.suspended:
-        reason = "suspended: requeued on resume" if instance is not None and instance.suspended else "not active"
-        db.session.rollback()
-        with transaction():
-            finish_job(job_id, "done", reason)
-        return "skipped"
-    snapshot, version = instance.snapshot, instance.lock_version
-    db.session.rollback()
     op = get_operator(payload["operator"])
     transactional = op is not None and op.transactional
     outcome: tuple[dict[str, Any] | None, ServiceFailure | None] | None = None
     calls: list = []
+    version = None
     if not transactional:
-        # External I/O happens outside any transaction: no row lock is held while a partner answers.
+        instance = db.session.get(ProcessInstance, instance_id)
+        if _not_runnable(instance):
+            db.session.rollback()
+            with transaction():
+                finish_job(job_id, "done", _not_runnable(instance))
+            return "skipped"
+        snapshot, version = instance.snapshot, instance.lock_version
+        db.session.rollback()  # end the read: external I/O below runs outside any transaction, holding no lock
         workflow = platform.engine.load(snapshot)
         task = platform.engine.task(workflow, payload["task_uuid"])
         if task is None or not task.has_state(TaskState.READY):
@@ -101,12 +109,16 @@ def _run_service_task(
             return "skipped"
         with capture_calls() as calls:
             outcome = _attempt(platform, workflow, task)
+    else:
+        db.session.rollback()  # end the job read; the operator runs under the instance lock below
     with transaction():
         log_calls(calls)
-        job = db.session.get(OutboxJob, job_id)
         instance = lock_instance(instance_id)
-        if job.status not in RUNNABLE:
+        if not claim_job(job_id):
             return "skipped"  # another worker finished it first
+        if transactional and _not_runnable(instance):
+            finish_job(job_id, "done", _not_runnable(instance))
+            return "skipped"
         if outcome is None or instance.lock_version != version:
             # Fresh state: a transactional operator always runs on it; an external result is applied to it.
             workflow = platform.engine.load(instance.snapshot)
@@ -124,7 +136,6 @@ def _run_service_task(
         failure = outcome[1]
         if failure is not None:
             return _handle_failure(platform, job_id, instance, workflow, task, payload, failure, actor)
-        finish_job(job_id, "done")
         persist_step(
             platform,
             instance,
@@ -136,6 +147,15 @@ def _run_service_task(
             details={"operator": payload["operator"]},
         )
         return "done"
+
+
+def _not_runnable(instance: ProcessInstance | None) -> str | None:
+    """Why a service task of this instance must not run now, or None."""
+    if instance is None or instance.status not in ACTIVE:
+        return "not active"
+    if instance.suspended:
+        return "suspended: requeued on resume"
+    return None
 
 
 def _attempt(platform: Platform, workflow, task) -> tuple[dict[str, Any] | None, ServiceFailure | None]:
@@ -151,6 +171,8 @@ def _call(platform: Platform, operator: str, params: dict[str, Any]) -> dict[str
         return dispatch(operator, params, platform.clients)
     except DispatchError as exc:
         raise ServiceFailure(exc.code, exc.message, exc.transient, exc.details) from exc
+    except ProcessError as exc:  # a process-level operator refused (e.g. RECORD_TAMPERED): retrying cannot help
+        raise ServiceFailure(exc.code, exc.message, False, exc.details) from exc
 
 
 def retry_policy(platform: Platform, operator: str) -> tuple[int, float]:
@@ -263,6 +285,8 @@ def retry_incident(platform: Platform, incident_id: int, actor: Actor) -> Incide
             raise NotFound("INCIDENT_NOT_FOUND", "故障记录不存在", {"incident_id": incident_id})
         if incident.status != "open":
             raise Conflict("INCIDENT_RESOLVED", "故障已处理")
+        if not incident.task_uuid:  # e.g. a dead end in the diagram: running it again would change nothing
+            raise Conflict("INCIDENT_NOT_RETRYABLE", "该故障不是服务任务失败，不能重试；请修正流程图后撤销该实例")
         instance = lock_instance(incident.instance_id)
         incident.status, incident.resolved_at, incident.resolved_by = "resolved", utcnow(), actor.name
         job = db.session.execute(
@@ -319,17 +343,14 @@ def claim_due_timers(platform: Platform, limit: int = 200) -> int:
                 .values(status="fired", fired_at=now)
             ).rowcount
             if won:
-                db.session.add(
-                    OutboxJob(
-                        kind="fire_timer",
-                        instance_id=instance_id,
-                        dedupe_key=f"timer:{timer_id}",
-                        payload={"task_uuid": task_uuid},
-                    )
+                enqueue(
+                    platform,
+                    "fire_timer",
+                    {"task_uuid": task_uuid},
+                    instance_id=instance_id,
+                    dedupe_key=f"timer:{timer_id}",
                 )
                 claimed += 1
-    if claimed and platform.jobs is not None:
-        platform.jobs.notify()
     return claimed
 
 

@@ -21,7 +21,14 @@ from integrations.errors import IntegrationError, TransientError
 from models import OutboxJob, SmsMessage, db, utcnow
 from processes.errors import Conflict, NotFound, ProcessError, Unauthorized, ValidationFailed
 from processes.jobs.kinds import RUNNABLE, enqueue, finish_job, job_kind, retry_job
-from processes.sms_blocklist import block_reason, mobile_digest, person_digest, sync_death_list
+from processes.sms_blocklist import (
+    block_reason,
+    mobile_digest,
+    mobile_digests,
+    person_digest,
+    person_digests,
+    sync_death_list,
+)
 from processes.sms_messages import (
     MOBILE,
     REPORTED,
@@ -90,11 +97,11 @@ def request_sms(
                 select(SmsMessage).where(SmsMessage.dedupe_digest == dedupe)
             ).scalar_one_or_none()
             if first is not None:
-                if (first.template_code, first.params, first.mobile_digest) != (template.code, cleaned, mobile_hash):
+                if (first.template_code, first.params, first.mobile) != (template.code, cleaned, mobile):
                     raise Conflict("SMS_DEDUPE_CONFLICT", "该去重键已用于另一条短信", {"message_id": first.id})
                 return first, False
         id_hash = person_digest(id_number) if id_number else None
-        reason = block_reason(id_hash, mobile_hash)
+        reason = block_reason(person_digests(id_number) if id_number else None, mobile_digests(mobile))
         now = utcnow()
         message = SmsMessage(
             client_msg_id="pf" + secrets.token_hex(16),
@@ -103,7 +110,7 @@ def request_sms(
             template_version=template.version,
             params=cleaned,
             body=body,
-            mobile=mobile,  # clear for now: issue 5 encrypts it (SM4); never logged
+            mobile=mobile,  # SM4-encrypted at rest by the model; never logged
             mobile_masked=mask_mobile(mobile),
             mobile_digest=mobile_hash,
             id_digest=id_hash,
@@ -163,7 +170,8 @@ def _send_job(platform: Any, job_id: int, instance_id: int | None, payload: dict
         if message is None or message.status != "queued":
             finish_job(job_id, "done", "message no longer queued")
             return "skipped"
-        reason = block_reason(message.id_digest, message.mobile_digest)  # blocked since it was queued?
+        # Blocked since it was queued? (the mobile under every key version: the block may be newer than the row)
+        reason = block_reason(message.id_digest, mobile_digests(message.mobile))
         if reason:
             move_status(message_id, "blocked", "job", blocked_text(reason), only_from=("queued",), final_at=utcnow())
             finish_job(job_id, "done", "blocked")

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from integrations import idnumber
-from integrations.crypto import sm3_hex
 from models import SmsBlock, SmsMessage, db
+from models.protection import blind_index, blind_indexes
 from processes.errors import ValidationFailed
 from processes.stepping import Actor
 from processes.unit_of_work import transaction
@@ -23,28 +23,40 @@ SYNC_CHUNK = 200  # persons blocked per transaction while reading the death list
 
 
 def person_digest(id_number: str) -> str:
-    """Digest under which an ID number is matched (stays searchable once issue 5 encrypts the clear value)."""
-    return sm3_hex("permitflow-sms-person:" + id_number.upper())
+    """Keyed blind index (HMAC-SM3, current key) under which an ID number is stored for matching."""
+    return blind_index(id_number.upper())
 
 
 def mobile_digest(mobile: str) -> str:
-    """Digest under which a mobile number is matched and filtered."""
-    return sm3_hex("permitflow-sms-mobile:" + mobile)
+    """Keyed blind index (HMAC-SM3, current key) under which a mobile number is stored for matching."""
+    return blind_index(mobile)
 
 
-def block_reason(id_digest: str | None, mobile_hash: str | None) -> str | None:
-    """Why this person or mobile must not get SMS, or None."""
+def person_digests(id_number: str) -> list[str]:
+    """The ID number's blind index under every known key: what look-ups match (rows outlive rotations)."""
+    return blind_indexes(id_number.upper())
+
+
+def mobile_digests(mobile: str) -> list[str]:
+    """The mobile's blind index under every known key."""
+    return blind_indexes(mobile)
+
+
+def block_reason(id_digest: str | list[str] | None, mobile_hash: str | list[str] | None) -> str | None:
+    """Why this person or mobile must not get SMS, or None (digests: one stored value or every version)."""
     # Blocked by ID number, by a mobile on the block list, or by a mobile we once messaged for a blocked
     # person (the number is theirs). Each is an indexed look-up; the first hit answers.
+    ids = [id_digest] if isinstance(id_digest, str) else list(id_digest or ())
+    mobiles = [mobile_hash] if isinstance(mobile_hash, str) else list(mobile_hash or ())
     queries = []
-    if id_digest:
-        queries.append(select(SmsBlock.reason).where(SmsBlock.id_digest == id_digest))
-    if mobile_hash:
-        queries.append(select(SmsBlock.reason).where(SmsBlock.mobile_digest == mobile_hash))
+    if ids:
+        queries.append(select(SmsBlock.reason).where(SmsBlock.id_digest.in_(ids)))
+    if mobiles:
+        queries.append(select(SmsBlock.reason).where(SmsBlock.mobile_digest.in_(mobiles)))
         queries.append(
             select(SmsBlock.reason)
             .join(SmsMessage, SmsMessage.id_digest == SmsBlock.id_digest)
-            .where(SmsMessage.mobile_digest == mobile_hash)
+            .where(SmsMessage.mobile_digest.in_(mobiles))
         )
     for query in queries:
         reason = db.session.execute(query.limit(1)).scalar()
@@ -55,8 +67,8 @@ def block_reason(id_digest: str | None, mobile_hash: str | None) -> str | None:
 
 def is_blocked(id_number: str | None = None, mobile: str | None = None) -> bool:
     """True when the person (by ID number) or the mobile must not receive SMS."""
-    id_hash = person_digest(id_number) if id_number else None
-    return block_reason(id_hash, mobile_digest(mobile) if mobile else None) is not None
+    ids = person_digests(id_number) if id_number else None
+    return block_reason(ids, mobile_digests(mobile) if mobile else None) is not None
 
 
 def block_person(
@@ -86,15 +98,16 @@ def block_person(
 def _block(
     id_number: str, reason: str, source: str, by: str, batch_ref: str | None, mobile: str | None
 ) -> tuple[SmsBlock, bool]:
-    digest = person_digest(id_number)
-    entry = db.session.execute(select(SmsBlock).where(SmsBlock.id_digest == digest)).scalar_one_or_none()
+    # id_digest is the blind index of the (encrypted) id_number: the model layer keeps it up to date.
+    entry = db.session.execute(
+        select(SmsBlock).where(SmsBlock.id_digest.in_(person_digests(id_number)))
+    ).scalar_one_or_none()
     if entry is not None:
         if mobile and not entry.mobile_digest:
             entry.mobile_digest = mobile_digest(mobile)
         return entry, False
     entry = SmsBlock(
         id_number=id_number.upper(),
-        id_digest=digest,
         mobile_digest=mobile_digest(mobile) if mobile else None,
         reason=reason,
         source=source,

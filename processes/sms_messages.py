@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from models import SmsMessage, SmsStatusEvent, db
 from processes.errors import BadRequest, NotFound
-from processes.sms_blocklist import mobile_digest
+from processes.sms_blocklist import mobile_digests
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 STATUSES = ("queued", "sent", "delivered", "failed", "blocked")
@@ -96,7 +96,7 @@ def list_messages(filters: MessageFilter, page: int, per_page: int) -> tuple[lis
     if filters.mobile:
         if not MOBILE.match(filters.mobile):
             raise BadRequest("BAD_FILTER", "mobile 应为11位手机号码", {"field": "mobile"})
-        query = query.where(SmsMessage.mobile_digest == mobile_digest(filters.mobile))
+        query = query.where(SmsMessage.mobile_digest.in_(mobile_digests(filters.mobile)))
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = db.session.execute(query.order_by(SmsMessage.id.desc()).offset((page - 1) * per_page).limit(per_page))
     return list(rows.scalars()), total

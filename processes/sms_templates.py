@@ -28,6 +28,7 @@ DEFAULT_TEMPLATES: tuple[tuple[str, str, str], ...] = (
     ("CARD_ISSUED", "已发证通知", "【上海居住证】{name}您好，您的居住证（{permit_no}）已发放。"),
     ("ENDORSE_DONE", "签注完成", "【上海居住证】{name}您好，您的居住证已完成签注，有效期至{valid_until}。"),
     ("DEREG_DONE", "居住登记已注销", "【上海居住证】{name}您好，您的居住登记（{registration_no}）已注销。"),
+    ("VERIFY_CODE", "登录验证码", "【上海居住证】您的验证码为{code}，5分钟内有效。"),
 )
 
 

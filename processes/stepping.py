@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 from models import (
     HumanTask,
     Incident,
-    OutboxJob,
     ProcessDefinition,
     ProcessEvent,
     ProcessInstance,
@@ -21,8 +20,8 @@ from models import (
     utcnow,
 )
 from processes.engine.runtime import WaitState
+from processes.jobs.kinds import enqueue
 from processes.platform import Platform
-from processes.unit_of_work import after_commit
 
 ACTIVE = ("running", "waiting", "error")
 
@@ -83,8 +82,13 @@ def persist_step(
     if workflow.completed:
         instance.status = "completed"
         instance.completed_at = now
+    elif not waits:
+        _record_stall(instance, actor, task_spec)
     elif not (instance.status == "error" and _has_open_incident(instance.id)):
         instance.status = "running" if any(w.kind == "service" for w in waits) else "waiting"
+    # Write the instance first: a new one gets its id, and a concurrent step fails here on the version
+    # check (a clear 409 CONCURRENT_UPDATE) before any of its other rows could clash.
+    db.session.flush()
 
     gone = [uuid for uuid, w in previous.items() if uuid not in current]
     _retire(
@@ -93,7 +97,7 @@ def persist_step(
         [u for u in gone if previous[u]["kind"] == "timer"],
     )
     new = [w for uuid, w in current.items() if uuid not in previous]
-    jobs_added = _create_rows(platform, instance, new, meta, now)
+    _create_rows(platform, instance, new, meta, now)
     db.session.add(
         ProcessEvent(
             instance_id=instance.id,
@@ -106,9 +110,25 @@ def persist_step(
             request_id=actor.request_id or instance.request_id,
         )
     )
-    if jobs_added and platform.jobs is not None:
-        after_commit(platform.jobs.notify)
     return waits
+
+
+def _record_stall(instance: ProcessInstance, actor: Actor, task_spec: str | None) -> None:
+    # An unfinished workflow with nothing to wait for would sit 'waiting' forever: make it an incident.
+    instance.status = "error"
+    if instance.id is None:
+        db.session.flush()
+    db.session.add(
+        Incident(
+            instance_id=instance.id,
+            task_uuid="",
+            task_spec=task_spec or "",
+            operator="",
+            error_code="NO_WAIT_STATE",
+            message="流程尚未结束，但没有任何待办、定时或消息等待（流程图可能存在死路）",
+            attempts=0,
+        )
+    )
 
 
 def _has_open_incident(instance_id: int) -> bool:
@@ -121,6 +141,13 @@ def _has_open_incident(instance_id: int) -> bool:
 
 
 def _retire(instance: ProcessInstance, user_uuids: list[str], timer_uuids: list[str]) -> None:
+    # The task completed in this very step is already closed in the session: no UPDATE needed for it.
+    closed = {
+        obj.task_uuid
+        for obj in db.session.identity_map.values()
+        if isinstance(obj, HumanTask) and obj.status != "ready" and obj.task_uuid in user_uuids
+    }
+    user_uuids = [uuid for uuid in user_uuids if uuid not in closed]
     if user_uuids:
         db.session.execute(
             update(HumanTask)
@@ -143,8 +170,7 @@ def _retire(instance: ProcessInstance, user_uuids: list[str], timer_uuids: list[
 
 def _create_rows(
     platform: Platform, instance: ProcessInstance, new: list[WaitState], meta: dict[str, Any], now: datetime
-) -> bool:
-    jobs_added = False
+) -> None:
     user_tasks = meta.get("user_tasks", {})
     for wait in new:
         if wait.kind == "user":
@@ -178,18 +204,15 @@ def _create_rows(
                 )
             )
         elif wait.kind == "service":
-            db.session.add(
-                OutboxJob(
-                    kind="service_task",
-                    instance_id=instance.id,
-                    dedupe_key=f"svc:{wait.task_uuid}",
-                    payload={"task_uuid": wait.task_uuid, "operator": wait.operator, "task_spec": wait.task_spec},
-                    request_id=instance.request_id,
-                    available_at=now,
-                )
+            enqueue(
+                platform,
+                "service_task",
+                {"task_uuid": wait.task_uuid, "operator": wait.operator, "task_spec": wait.task_spec},
+                instance_id=instance.id,
+                dedupe_key=f"svc:{wait.task_uuid}",
+                available_at=now,
+                request_id=instance.request_id,
             )
-            jobs_added = True
-    return jobs_added
 
 
 def lock_instance(instance_id: int) -> ProcessInstance | None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import func, select
 
 from models import HumanTask, ProcessInstance, db, utcnow
+from processes import case_scope, four_eyes
 from processes.errors import BadRequest, Conflict, Forbidden, NotFound
-from processes.platform import Platform
+from processes.platform import Platform, get_platform
 from processes.stepping import Actor, lock_instance, persist_step
 from processes.unit_of_work import transaction
 
@@ -24,20 +26,34 @@ class TaskFilter:
     status: str = "ready"
     assignee: str | None = None
     overdue: bool | None = None
+    id_number: str | None = None  # the case subject's ID number (matched through its blind index)
+    created_from: date | None = None  # task created on or after this day (UTC)
+    created_to: date | None = None  # task created on or before this day (UTC)
+    approval_level: int | None = None
+    service_point: str | None = None  # only cases submitted at this service point
 
 
 def _visible(query, actor: Actor):
     if actor.kind == "channel":
         return query.where(HumanTask.channel_id == actor.channel_id, HumanTask.role == "applicant")
     if actor.kind == "user":
-        return query.where(HumanTask.role.in_(actor.roles))
+        query = query.where(HumanTask.role.in_(actor.roles))
+        clause = case_scope.scope_clause(actor)  # object scope: a clerk sees only their district's cases
+        return query if clause is None else query.where(clause)
     return query
+
+
+def day_start(day: date) -> datetime:
+    """Midnight UTC at the start of a day (date filters)."""
+    return datetime.combine(day, time.min, tzinfo=utcnow().tzinfo)
 
 
 def list_tasks(actor: Actor, filters: TaskFilter, page: int, per_page: int) -> tuple[list[HumanTask], int]:
     """A page of the tasks the actor may see, oldest due first, and the total count."""
     if filters.status not in ("ready", "completed", "cancelled"):
         raise BadRequest("BAD_FILTER", "status 只能是 ready、completed 或 cancelled", {"field": "status"})
+    if case_scope.is_scoped(actor):
+        case_scope.ensure_task_scopes(get_platform(), actor, filters.status)
     query = _visible(select(HumanTask).where(HumanTask.status == filters.status), actor)
     if filters.process_key:
         query = query.where(HumanTask.process_key == filters.process_key)
@@ -48,6 +64,21 @@ def list_tasks(actor: Actor, filters: TaskFilter, page: int, per_page: int) -> t
     if filters.overdue is not None:
         now = utcnow()
         query = query.where(HumanTask.due_at < now) if filters.overdue else query.where(HumanTask.due_at >= now)
+    if filters.approval_level is not None:
+        query = query.where(HumanTask.approval_level == filters.approval_level)
+    if filters.created_from:
+        query = query.where(HumanTask.created_at >= day_start(filters.created_from))
+    if filters.created_to:
+        query = query.where(HumanTask.created_at < day_start(filters.created_to + timedelta(days=1)))
+    if filters.service_point:
+        if not case_scope.is_scoped(actor):
+            case_scope.ensure_task_scopes(get_platform(), actor, filters.status)
+        query = query.where(case_scope.at_service_point(filters.service_point))
+    if filters.id_number:
+        if not case_scope.is_scoped(actor):
+            case_scope.ensure_task_scopes(get_platform(), actor, filters.status)
+        subjects = case_scope.instances_with_subject(filters.id_number)
+        query = query.where(HumanTask.instance_id.in_(subjects))
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = (
         db.session.execute(query.order_by(HumanTask.due_at, HumanTask.id).offset((page - 1) * per_page).limit(per_page))
@@ -59,11 +90,19 @@ def list_tasks(actor: Actor, filters: TaskFilter, page: int, per_page: int) -> t
 
 def get_task(task_id: int, actor: Actor) -> HumanTask:
     """A task the actor may see, or NotFound."""
-    task = db.session.get(HumanTask, task_id) if isinstance(task_id, int) else None
-    if (
-        task is None
-        or db.session.execute(_visible(select(HumanTask.id).where(HumanTask.id == task_id), actor)).first() is None
-    ):
+    # Out-of-range ids (a 64-bit column on PostgreSQL) are simply not found, never a database error.
+    task = None
+    if not (isinstance(task_id, int) and 0 < task_id < 2**63):
+        pass
+    elif case_scope.is_scoped(actor):  # the case's district may have to be worked out before the check
+        task = db.session.get(HumanTask, task_id)
+        if task is not None:
+            case_scope.ensure_scopes(get_platform(), [task.instance_id], since=task.created_at)
+            visible = _visible(select(HumanTask.id).where(HumanTask.id == task_id), actor)
+            task = task if db.session.execute(visible).first() is not None else None
+    else:  # one query: the row and the visibility check together
+        task = db.session.execute(_visible(select(HumanTask).where(HumanTask.id == task_id), actor)).scalar()
+    if task is None:
         raise NotFound("TASK_NOT_FOUND", "任务不存在或无权查看", {"task_id": task_id})
     return task
 
@@ -81,6 +120,7 @@ def claim_task(task_id: int, actor: Actor) -> HumanTask:
         task = _ready_task(task_id, actor)
         if task.assignee and task.assignee != actor.name:
             raise Conflict("TASK_CLAIMED", f"任务已由 {task.assignee} 认领", {"assignee": task.assignee})
+        four_eyes.check(get_platform(), task, actor)
         task.assignee, task.claimed_at = actor.name, utcnow()
     return task
 
@@ -103,6 +143,7 @@ def assign_task(task_id: int, actor: Actor, assignee: str) -> HumanTask:
         task = _ready_task(task_id, actor)
         if task.assignee and task.assignee != actor.name:
             raise Conflict("TASK_CLAIMED", f"任务已由 {task.assignee} 认领", {"assignee": task.assignee})
+        four_eyes.check(get_platform(), task, actor, assignee.strip())
         task.assignee, task.claimed_at = assignee.strip(), utcnow()
     return task
 
@@ -113,6 +154,7 @@ def complete_task(platform: Platform, task_id: int, data: Any, actor: Actor) -> 
         task = _ready_task(task_id, actor)
         if task.assignee and task.assignee != actor.name and actor.kind == "user":
             raise Forbidden("TASK_CLAIMED", f"任务已由 {task.assignee} 认领", {"assignee": task.assignee})
+        four_eyes.check(platform, task, actor)
         form = platform.form(task.form_key)
         cleaned = form.validate(data, actor)
         instance = lock_instance(task.instance_id)

@@ -59,6 +59,31 @@ def after_commit(hook: Callable[[], None]) -> None:
         hooks.append(hook)
 
 
+class _Batch:
+    """An after-commit hook that hands everything collected during one transaction to one call."""
+
+    def __init__(self, key: str, flush: Callable[[list], None]) -> None:
+        self.key, self.flush, self.items = key, flush, []
+
+    def __call__(self) -> None:
+        self.flush(self.items)
+
+
+def after_commit_batch(key: str, item: object, flush: Callable[[list], None]) -> None:
+    """Collect `item` and call `flush(items)` once after the current transaction commits (at once if none)."""
+    hooks = _after_commit.get()
+    if hooks is None:
+        flush([item])
+        return
+    for hook in hooks:
+        if isinstance(hook, _Batch) and hook.key == key:
+            hook.items.append(item)
+            return
+    batch = _Batch(key, flush)
+    batch.items.append(item)
+    hooks.append(batch)
+
+
 @contextmanager
 def transaction() -> Iterator[Session]:
     """A unit of work on the Flask-SQLAlchemy session; nested use joins the outer one."""

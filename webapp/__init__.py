@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from config import Settings
 from config.logging import configure_logging, request_id_var
 from models import db
+from models.pool import ping_when_idle
 from processes.platform import init_app as init_platform
 
 log = logging.getLogger("permitflow.web")
@@ -39,17 +40,31 @@ def create_app(settings: Settings | None = None, clients: dict[str, Any] | None 
     if settings.is_sqlite:
         _ensure_sqlite_pragmas()
     db.init_app(app)
+    if not settings.is_sqlite:
+        with app.app_context():
+            ping_when_idle(db.engine, settings.DATABASE_PING_IDLE_SECONDS)
     init_platform(app, settings, clients)
     _register_request_ids(app)
+    from webapp.auth import init_auth
+
+    init_auth(app)  # S2-S4: gateway, staff sessions, CSRF, audit actor, sign-in/user/audit pages
 
     from webapp.api import api_v1
+    from webapp.api.mca import api_mca
     from webapp.errors import register_error_handlers
     from webapp.ops import ops
     from webapp.web import web
 
     app.register_blueprint(ops)
     app.register_blueprint(api_v1)
+    app.register_blueprint(api_mca)  # MCA 3.0 interface (B1)
     app.register_blueprint(web)
+    from webapp.staff.analyst import analyst
+
+    app.register_blueprint(analyst)
+    from webapp.staff import init_staff
+
+    init_staff(app)  # staff shell helpers, inbox, approval queues, operations console (issue 6)
     register_error_handlers(app)
     return app
 
@@ -61,7 +76,6 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
     return {
         "pool_size": settings.DATABASE_POOL_SIZE,
         "max_overflow": settings.DATABASE_POOL_SIZE,
-        "pool_pre_ping": True,
         "pool_recycle": 1800,
     }
 

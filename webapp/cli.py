@@ -151,12 +151,22 @@ def simulators(port: int, host: str, seed: int) -> None:
 
 
 @main.command("demo-data")
-def demo_data() -> None:
-    """Create demo users and API clients and print their fresh secrets."""
+@click.option("--scale", type=click.IntRange(min=1), default=None, help="Also generate history for N persons (C4).")
+@click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True, help="Processes building rows.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the generated history.")
+def demo_data(scale: int | None, workers: int, seed: int) -> None:
+    """Create demo users and API clients and print their fresh secrets; --scale N adds N persons' history."""
     from processes.demo import load_demo_data
 
-    with _app().app_context():
+    app = _app()
+    with app.app_context():
         _print_credentials(load_demo_data())
+        if scale:
+            from processes.platform import get_platform
+            from processes.scale_data import generate
+
+            result = generate(get_platform(app), scale, seed=seed, workers=workers, progress=click.echo)
+            click.echo(f"scale data: {result['rows']} in {result['seconds']} s (summary {result['summary_seconds']} s)")
 
 
 def _print_credentials(creds) -> None:
@@ -164,14 +174,24 @@ def _print_credentials(creds) -> None:
     for username, name, role in creds.users:
         click.echo(f"  {username:<11} {role:<10} {name}")
     click.echo(f"  password for all: {creds.password}")
+    if getattr(creds, "ukey_dir", None):
+        click.echo(f"  second factor: software UKey keys in {creds.ukey_dir}/<user>.pem —")
+        click.echo("    permitflow ukey sign --key <file> --challenge <hex from the sign-in page>  (or /ukey)")
     click.echo("\n渠道接口凭据 / API keys (header X-Api-Key):")
     for code, key in creds.api_keys.items():
         click.echo(f"  {code:<13} {key}")
+    if getattr(creds, "mca_demo", None):
+        m = creds.mca_demo
+        click.echo(f"\n民政3.0接口演示应用 / MCA 3.0 demo app {m['app_id']}: key {m['key']}")
+        click.echo(
+            f"  permitflow mca-client house.fuzzyQuery --data q.json --app-id {m['app_id']} --key {m['key']} "
+            f"--server-pub {m['server_pub']}"
+        )
 
 
 @main.command("schedules")
 def schedules() -> None:
-    """Start the daily batch processes (endorsement run, deregistration sweep) once; repeating is safe."""
+    """Start the batch processes (endorsement run, deregistration sweep, report schedule) once; repeating is safe."""
     from processes.platform import get_platform
     from processes.schedules import start_schedules
     from processes.stepping import Actor
@@ -231,3 +251,12 @@ def run(port: int | None, simulator_port: int) -> None:
 
 
 main.add_command(crypto)
+from webapp.cli_mca import register as register_mca  # noqa: E402  (MCA 3.0: `mca …`, `mca-client`)
+
+register_mca(main)
+from webapp.cli_auth import register as register_auth  # noqa: E402  (S2-S4: `audit …`, `ukey …`, `users …`)
+
+register_auth(main)
+from webapp.cli_keys import register as register_keys  # noqa: E402  (A9, S1: `keys …`, `integrity check`)
+
+register_keys(main)

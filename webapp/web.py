@@ -1,4 +1,4 @@
-"""Staff-facing pages (zh-CN). The full clerk/approver/analyst UI builds on this blueprint."""
+"""Home page: a role dashboard for signed-in staff; the platform's landing page (sign-in) otherwise."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, render_template
 
 from processes.catalogue import overview
+from processes.inbox import dashboard, process_names
 from processes.platform import get_platform
 
 web = Blueprint("web", __name__)
@@ -14,5 +15,14 @@ web = Blueprint("web", __name__)
 
 @web.get("/")
 def index() -> Any:
-    """Home: deployed processes, queue sizes and links to the API documentation."""
-    return render_template("index.html", overview=overview(get_platform()))
+    """Signed in: my work at a glance (by permission). Otherwise: what the platform runs, and sign-in."""
+    from webapp.auth.guard import current_staff
+
+    principal = current_staff()
+    if principal is None:
+        return render_template("index.html", processes=process_names())
+    from webapp.staff import staff_actor
+
+    permissions = principal.permissions
+    ops = overview(get_platform()) if "ops.view" in permissions else None
+    return render_template("index.html", tiles=dashboard(staff_actor(), permissions), ops=ops)

@@ -27,6 +27,7 @@ def create_simulator_app(seed: int = 20260101) -> Flask:
         sim_card_factory,
         sim_elicence,
         sim_housing,
+        sim_kms,
         sim_mca,
         sim_photo,
         sim_population,
@@ -43,6 +44,7 @@ def create_simulator_app(seed: int = 20260101) -> Flask:
         sim_postal,
         sim_mca,
         sim_population,
+        sim_kms,
     ):
         app.register_blueprint(system.blueprint)
 

@@ -11,6 +11,7 @@ from models import db, utcnow
 from models.domain import Permit, Person, ResidenceRegistration
 from processes.domain.registrations import active_registration
 from processes.domain.reissue import ENDED, current_permit, find_person, request_new_card, summary
+from processes.integrity import require_intact
 
 GENERAL_FIELDS = ("mobile", "education", "employer", "household_address")
 IDENTITY_FIELDS = {
@@ -170,7 +171,9 @@ def apply_identity_change(*, id_number: str, request: dict) -> dict[str, Any]:
 @operator("records.query", transactional=True)
 def query_records(*, id_number: str, name: str = "") -> dict[str, Any]:
     """A person's current registration and permit for a channel, ID number masked; found=False if none on record."""
-    person = db.session.execute(db.select(Person).where(Person.id_number == id_number)).scalar_one_or_none()
+    person = require_intact(
+        db.session.execute(db.select(Person).where(Person.id_number == id_number)).scalar_one_or_none()
+    )
     # A wrong name answers like an unknown person: a query must not confirm whose number it is.
     if person is None or (name and person.name != name):
         return {"found": False, "id_number": mask(id_number)}

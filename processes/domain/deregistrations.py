@@ -10,6 +10,7 @@ from sqlalchemy import select
 from handlers.registry import HandlerError, operator
 from models import db, utcnow
 from models.domain import Deregistration, Person, ResidenceRegistration
+from processes.integrity import require_intact
 
 DEREGISTER_PROCESS = "registration_deregistration"
 SWEEP_BATCH = 100  # deregistrations started per pass: one transaction never grows unbounded
@@ -18,9 +19,11 @@ CHANNEL_REASONS = ("request", "moved_away")  # what an applicant may ask for; th
 
 def registration_by_number(number: str) -> ResidenceRegistration:
     """The registration with this number, or the REGISTRATION_NOT_FOUND error."""
-    registration = db.session.execute(
-        select(ResidenceRegistration).where(ResidenceRegistration.number == number)
-    ).scalar_one_or_none()
+    registration = require_intact(
+        db.session.execute(
+            select(ResidenceRegistration).where(ResidenceRegistration.number == number)
+        ).scalar_one_or_none()
+    )
     if registration is None:
         raise HandlerError("REGISTRATION_NOT_FOUND", f"居住登记 {number} 不存在")
     return registration
@@ -60,7 +63,7 @@ def record_deregistration(*, registration_number: str, reason: str = "request") 
             raise HandlerError("DEREGISTRATION_REASON_INVALID", "该注销原因只能由系统核实后办理", {"reason": reason})
         row = deregister(registration, reason, "channel", {"requested_on": utcnow().date().isoformat()})
     row.status = "notifying"
-    person = db.session.get(Person, registration.person_id)
+    person = require_intact(db.session.get(Person, registration.person_id))
     return {
         "id": row.id,
         "registration_number": registration.number,
@@ -149,6 +152,6 @@ def detect(*, deceased_ids: list, as_of: str = "", batch_size: int = SWEEP_BATCH
         .all()
     ):
         row.status = "notifying"
-        _start(db.session.get(ResidenceRegistration, row.registration_id), row.reason)
+        _start(require_intact(db.session.get(ResidenceRegistration, row.registration_id)), row.reason)
         counts[row.reason if row.reason in counts else "superseded"] += 1
     return {**counts, "more": sum(counts.values()) >= batch_size, "as_of": today.isoformat()}

@@ -12,6 +12,7 @@ from models import db
 from models.domain import Endorsement, Permit, Person, ResidenceRegistration
 from processes.domain.permits import find_permit
 from processes.domain.registrations import _years_later
+from processes.integrity import require_intact
 
 ENDORSE_PROCESS = "auto_endorsement"
 DUE_WITHIN_DAYS = 30  # permits expiring within this many days are endorsed (and reminded)
@@ -44,8 +45,8 @@ def check_endorsable(permit: Permit, person: Person, on: date) -> None:
 def endorsement_facts(*, permit_number: str, as_of: str) -> dict[str, Any]:
     """What the endorsement rules look at: permit state, registration validity, person (A7)."""
     permit = find_permit(permit_number)
-    person = db.session.get(Person, permit.person_id)
-    registration = db.session.get(ResidenceRegistration, permit.registration_id)
+    person = require_intact(db.session.get(Person, permit.person_id))
+    registration = require_intact(db.session.get(ResidenceRegistration, permit.registration_id))
     day = date.fromisoformat(as_of)
     registration_valid = (
         registration is not None
@@ -70,7 +71,7 @@ def endorsement_facts(*, permit_number: str, as_of: str) -> dict[str, Any]:
 def endorse(*, permit_number: str, as_of: str, kind: str, decided_by: str, reasons: list | None = None) -> dict:
     """Endorse the permit: one more year of validity and an Endorsement row; the state rules are enforced."""
     permit = find_permit(permit_number)
-    person = db.session.get(Person, permit.person_id)
+    person = require_intact(db.session.get(Person, permit.person_id))
     day = date.fromisoformat(as_of)
     check_endorsable(permit, person, day)
     permit.valid_until = _years_later(permit.valid_until, 1)

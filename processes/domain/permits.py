@@ -13,6 +13,7 @@ from models.domain import Permit, Person, Photo
 from models.process import ProcessInstance
 from processes.domain.registration_rules import latest_photo
 from processes.domain.registrations import _years_later, active_registration, registration_months
+from processes.integrity import require_intact
 
 OPEN_STATUSES = ("applying", "approved", "producing", "issued")  # one per person at a time
 BLOCKED_STATUSES = ("lost", "cancelled")  # only a reissue (补领) may follow
@@ -25,7 +26,7 @@ def _refusal(code: str, message: str) -> dict[str, Any]:
 
 def find_permit(number: str) -> Permit:
     """The permit with this number, or the PERMIT_NOT_FOUND error."""
-    permit = db.session.execute(select(Permit).where(Permit.number == number)).scalar_one_or_none()
+    permit = require_intact(db.session.execute(select(Permit).where(Permit.number == number)).scalar_one_or_none())
     if permit is None:
         raise HandlerError("PERMIT_NOT_FOUND", f"居住证 {number} 不存在")
     return permit
@@ -61,7 +62,9 @@ def _instance_id(business_key: str) -> int | None:
 @operator("permit.open", transactional=True)
 def open_application(*, applicant: dict, submitted_on: str, business_key: str = "") -> dict[str, Any]:
     """Open a permit application if the state rules allow it; a refusal writes nothing and says why."""
-    person = db.session.execute(select(Person).where(Person.id_number == applicant["id_number"])).scalar_one_or_none()
+    person = require_intact(
+        db.session.execute(select(Person).where(Person.id_number == applicant["id_number"])).scalar_one_or_none()
+    )
     if person is not None and person.deceased:
         return _refusal("PERSON_DECEASED", "该人员已登记死亡，不能申办居住证")
     registration = active_registration(person.id) if person is not None else None
@@ -155,8 +158,8 @@ def issue_permit(*, number: str, pickup: str, waybill_no: str = "") -> dict[str,
         raise HandlerError("CARD_NOT_MADE", f"居住证 {number} 尚未制卡成功，不能发证")
     permit.status, permit.card_status, permit.pickup = "issued", "delivered", pickup
     permit.waybill_no, permit.issued_at = waybill_no or None, utcnow()
-    person = db.session.get(Person, permit.person_id)
-    photo = db.session.get(Photo, permit.photo_id)
+    person = require_intact(db.session.get(Person, permit.person_id))
+    photo = require_intact(db.session.get(Photo, permit.photo_id))
     return {
         "number": number,
         "status": "issued",

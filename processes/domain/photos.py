@@ -10,6 +10,7 @@ from handlers.registry import HandlerError, operator
 from models import db, utcnow
 from models.domain import Permit, Person, Photo
 from processes.domain.permits import find_permit
+from processes.integrity import require_intact
 
 PHOTO_FOLDER = "photos"
 
@@ -27,7 +28,7 @@ def begin_retake(*, permit_number: str) -> dict[str, Any]:
     permit = find_permit(permit_number)
     if permit.status in ("cancelled", "voided"):
         raise HandlerError("PERMIT_CANCELLED", "居住证已注销或作废，无需更新照片", {"status": permit.status})
-    person = db.session.get(Person, permit.person_id)
+    person = require_intact(db.session.get(Person, permit.person_id))
     if person.deceased:
         raise HandlerError("PERSON_DECEASED", "该人员已登记死亡，不能办理业务")
     return {

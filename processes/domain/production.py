@@ -12,6 +12,7 @@ from integrations.card_factory import MAX_BATCH
 from models import db, utcnow
 from models.domain import Permit, Person, Photo, ProductionBatch, ProductionItem
 from models.process import ProcessInstance
+from processes.integrity import require_intact
 
 CARD_RESULT_MESSAGE = "card_result"  # the message each permit's instance waits for after approval
 
@@ -42,10 +43,12 @@ def collect_batch(*, batch_ref: str, express: bool = False) -> dict[str, Any]:
     batch = ProductionBatch(batch_ref=batch_ref, express=express, status="collected")
     db.session.add(batch)
     db.session.flush()
+    from processes.changes.rare_chars import name_ready  # C2.2: the rare-character library decides readiness
+
     cards = []
     for permit in permits:
-        person = db.session.get(Person, permit.person_id)
-        photo = db.session.get(Photo, permit.photo_id)
+        person = require_intact(db.session.get(Person, permit.person_id))
+        photo = require_intact(db.session.get(Photo, permit.photo_id))
         db.session.add(ProductionItem(batch_id=batch.id, permit_id=permit.id))
         permit.status = "producing"
         cards.append(
@@ -55,7 +58,7 @@ def collect_batch(*, batch_ref: str, express: bool = False) -> dict[str, Any]:
                 "name": person.name,
                 "photo_sm3": photo.sm3,
                 "valid_until": permit.valid_until.isoformat(),
-                "rare_chars_ready": permit.rare_chars_ready,
+                "rare_chars_ready": permit.rare_chars_ready or name_ready(person.name),
             }
         )
     return {"batch_ref": batch_ref, "count": len(cards), "cards": cards}
@@ -93,7 +96,7 @@ def import_results(*, batch_ref: str, results: list) -> dict[str, Any]:
     platform, actor = current_app.extensions["permitflow"], Actor("system", "card_production")
     made = failed = notified = 0
     for item in items:
-        permit = db.session.get(Permit, item.permit_id)
+        permit = require_intact(db.session.get(Permit, item.permit_id))
         result = by_number.get(permit.number)
         if result is None:  # the factory lost it: a failure the clerk can requeue
             result = {"outcome": "failed", "reason": "制卡厂未返回该卡结果", "card_no": None}

@@ -12,6 +12,7 @@ from models.domain import Person, Photo
 from models.platform import AppUser
 from processes.domain.deregistrations import registration_by_number
 from processes.domain.registrations import active_registration
+from processes.integrity import require_intact
 
 
 def _refusal(code: str, message: str) -> dict[str, Any]:
@@ -29,7 +30,9 @@ def validate_registration(*, applicant: dict, channel: str = "") -> dict[str, An
         ).first()
         if known is None:
             return _refusal("SERVICE_POINT_UNKNOWN", f"受理网点“{point}”不存在或未开通居住登记业务")
-    person = db.session.execute(select(Person).where(Person.id_number == applicant["id_number"])).scalar_one_or_none()
+    person = require_intact(
+        db.session.execute(select(Person).where(Person.id_number == applicant["id_number"])).scalar_one_or_none()
+    )
     if person is not None and person.deceased:
         return _refusal("PERSON_DECEASED", "该人员已登记死亡，不能办理居住登记")
     if person is not None:
@@ -44,9 +47,11 @@ def validate_registration(*, applicant: dict, channel: str = "") -> dict[str, An
 
 def latest_photo(person_id: int) -> Photo | None:
     """A4: the person's most recently taken photo (older ones stay on record, hidden from clerks)."""
-    return db.session.execute(
-        select(Photo).where(Photo.person_id == person_id).order_by(Photo.taken_at.desc(), Photo.id.desc()).limit(1)
-    ).scalar_one_or_none()
+    return require_intact(
+        db.session.execute(
+            select(Photo).where(Photo.person_id == person_id).order_by(Photo.taken_at.desc(), Photo.id.desc()).limit(1)
+        ).scalar_one_or_none()
+    )
 
 
 @operator("registration.attach_latest_photo", transactional=True)

@@ -11,6 +11,7 @@ from handlers.registry import HandlerError, operator
 from integrations.idnumber import birth_date, gender
 from models import db, utcnow
 from models.domain import Deregistration, Person, ResidenceRegistration
+from processes.integrity import require_intact
 
 # A registration lapses unless renewed; the implementation rules give three years (deregistered on expiry, A3).
 REGISTRATION_YEARS = 3
@@ -18,7 +19,9 @@ REGISTRATION_YEARS = 3
 
 def upsert_person(applicant: dict[str, Any]) -> Person:
     """The person with this ID number, created or updated from the application."""
-    person = db.session.execute(select(Person).where(Person.id_number == applicant["id_number"])).scalar_one_or_none()
+    person = require_intact(
+        db.session.execute(select(Person).where(Person.id_number == applicant["id_number"])).scalar_one_or_none()
+    )
     if person is None:
         person = Person(
             id_number=applicant["id_number"],
@@ -36,11 +39,13 @@ def upsert_person(applicant: dict[str, Any]) -> Person:
 
 def active_registration(person_id: int) -> ResidenceRegistration | None:
     """The person's active registration, if any."""
-    return db.session.execute(
-        select(ResidenceRegistration).where(
-            ResidenceRegistration.person_id == person_id, ResidenceRegistration.status == "active"
-        )
-    ).scalar_one_or_none()
+    return require_intact(
+        db.session.execute(
+            select(ResidenceRegistration).where(
+                ResidenceRegistration.person_id == person_id, ResidenceRegistration.status == "active"
+            )
+        ).scalar_one_or_none()
+    )
 
 
 def _years_later(day: date, years: int) -> date:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from handlers.registry import HandlerError, operator
 from models import db, utcnow
 from models.domain import Permit, Person
+from processes.integrity import require_intact
 
 # Permits that no longer stand for a card the person may hold.
 ENDED = ("voided", "cancelled")
@@ -25,7 +26,9 @@ _TYPE_REFUSALS = {
 
 def find_person(id_number: str, name: str | None = None) -> Person:
     """The person on record with this ID number (and name), or the specific error."""
-    person = db.session.execute(select(Person).where(Person.id_number == id_number)).scalar_one_or_none()
+    person = require_intact(
+        db.session.execute(select(Person).where(Person.id_number == id_number)).scalar_one_or_none()
+    )
     if person is None:
         raise HandlerError("NO_RECORD", "未查询到该人员的登记记录")
     if name is not None and person.name != name:
@@ -37,7 +40,7 @@ def find_person(id_number: str, name: str | None = None) -> Person:
 
 def current_permit(person_id: int) -> Permit | None:
     """The person's latest permit that is neither voided nor cancelled."""
-    return (
+    return require_intact(
         db.session.execute(
             select(Permit).where(Permit.person_id == person_id, Permit.status.not_in(ENDED)).order_by(Permit.id.desc())
         )

@@ -22,10 +22,14 @@ from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition as 
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
 from SpiffWorkflow.task import Task, TaskState
 
+from processes.engine.compaction import compact
 from processes.engine.serializer import SnapshotSerializer, SpecPair
 from processes.errors import EngineError
 
 ServiceCaller = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+# SpiffWorkflow's tree walks stop at depth 1,000 by default; a long-lived loop must never hide a ready task.
+_UNLIMITED = {"max_depth": 1_000_000_000}
 
 
 class _StashingScriptEngine(PythonScriptEngine):
@@ -94,7 +98,7 @@ class Engine:
         """Create a workflow on a definition version with its start data."""
         spec, subprocess_specs = self._resolve_spec(definition_id)
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
-        for task in workflow.get_tasks(state=TaskState.READY):
+        for task in workflow.get_tasks(state=TaskState.READY, **_UNLIMITED):
             task.data.update(data)
         return workflow
 
@@ -105,7 +109,8 @@ class Engine:
         return workflow
 
     def dump(self, workflow: BpmnWorkflow, definition_id: int) -> str:
-        """Snapshot a workflow (spec by reference)."""
+        """Snapshot a workflow (spec by reference), dropping finished task chains first."""
+        compact(workflow)
         return self.serializer.dump_workflow(workflow, definition_id)
 
     # -- stepping ---------------------------------------------------------------------------
@@ -115,7 +120,7 @@ class Engine:
         while True:
             runnable = [
                 t
-                for t in workflow.get_tasks(state=TaskState.READY)
+                for t in workflow.get_tasks(state=TaskState.READY, **_UNLIMITED)
                 if not t.task_spec.manual and not isinstance(t.task_spec, ServiceTask)
             ]
             if not runnable:
@@ -129,7 +134,7 @@ class Engine:
     def wait_states(self, workflow: BpmnWorkflow) -> list[WaitState]:
         """What the workflow waits for now."""
         states: list[WaitState] = []
-        for task in workflow.get_tasks(state=TaskState.READY):
+        for task in workflow.get_tasks(state=TaskState.READY, **_UNLIMITED):
             spec = task.task_spec
             if isinstance(spec, UserTask) or spec.manual:
                 states.append(
@@ -255,7 +260,7 @@ def _latest_data(workflow: BpmnWorkflow) -> dict[str, Any]:
 def _last_task_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     task = workflow.last_task
     if task is None:
-        ready = workflow.get_tasks(state=TaskState.READY)
+        ready = workflow.get_tasks(state=TaskState.READY, **_UNLIMITED)
         task = ready[0] if ready else workflow.task_tree
     return dict(task.data)
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import inspect, update
 
 from models import OutboxJob, db, utcnow
-from processes.unit_of_work import after_commit
+from processes.unit_of_work import after_commit_batch
 
 # (platform, job id, instance id, payload, request id) -> outcome ('done', 'retry', 'skipped', …)
 JobHandler = Callable[[Any, int, int | None, dict[str, Any], str | None], str]
@@ -56,18 +56,46 @@ def enqueue(
     request_id: str | None = None,
 ) -> OutboxJob:
     """Add a job in the current transaction; it is relayed (or run) once the transaction commits."""
+    when = available_at or utcnow()
     job = OutboxJob(
         kind=kind,
         payload=payload,
         instance_id=instance_id,
         dedupe_key=dedupe_key,
-        available_at=available_at or utcnow(),
+        available_at=when,
         request_id=request_id,
     )
     db.session.add(job)
     if platform.jobs is not None:
-        after_commit(platform.jobs.notify)
+        # One notification per transaction, naming its jobs, so an in-process runner need not poll the outbox.
+        after_commit_batch("outbox", NewJob(job, when), platform.jobs.notify_jobs)
     return job
+
+
+class NewJob:
+    """A job added by a committed transaction: its id (known once flushed) and when it may run."""
+
+    __slots__ = ("_job", "available_at")
+
+    def __init__(self, job: OutboxJob, available_at: datetime) -> None:
+        self._job, self.available_at = job, available_at
+
+    @property
+    def id(self) -> int:
+        """The job's id, read from the identity map without a query (the row is expired after commit)."""
+        return inspect(self._job).identity[0]
+
+
+def claim_job(job_id: int) -> bool:
+    """Mark a runnable job done in the current transaction; False if another worker got there first."""
+    return (
+        db.session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id == job_id, OutboxJob.status.in_(RUNNABLE))
+            .values(status="done", done_at=utcnow(), last_error=None)
+        ).rowcount
+        == 1
+    )
 
 
 def finish_job(job_id: int, status: str, error: str | None = None) -> None:

@@ -36,16 +36,15 @@ def relay_to_rq(queue, limit: int) -> int:
     """Claim due jobs and push them to RQ; on a Redis failure put the claim back. Returns jobs pushed."""
     pushed = 0
     for job_id in due_job_ids(limit):
-        claimed = db.session.execute(
+        attempts = db.session.execute(
             update(OutboxJob)
             .where(OutboxJob.id == job_id, OutboxJob.status == "pending")
             .values(status="enqueued", enqueued_at=utcnow())
-        ).rowcount
+            .returning(OutboxJob.attempts)
+        ).scalar()
         db.session.commit()
-        if not claimed:
+        if attempts is None:  # another relay claimed it first
             continue
-        attempts = db.session.execute(select(OutboxJob.attempts).where(OutboxJob.id == job_id)).scalar_one()
-        db.session.rollback()
         try:
             # Job ids live in one Redis namespace: qualify them by queue so databases sharing Redis never clash.
             queue.enqueue(

@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from config import ConfigError, Settings
 from integrations.simulators.dataset import population
@@ -65,6 +65,7 @@ def test_b3_default_templates_are_seeded_once_and_edits_are_kept(sms_ctx):
         "CARD_ISSUED",
         "ENDORSE_DONE",
         "DEREG_DONE",
+        "VERIFY_CODE",
     }
     assert get_template("CARD_READY").placeholders == ["name", "office"]
     edited, created = save_template(
@@ -351,3 +352,15 @@ def test_b3_death_list_sync_job_retries_an_outage(sms_app, simulator):
     [job] = jobs_of(sms_app, "sms_death_list_sync")
     assert (job.status, job.attempts) == ("done", 1)
     assert _count(sms_app, SmsBlock) == sum(p.deceased for p in population())
+
+
+def test_message_params_are_encrypted_at_rest(sms_app):
+    """Template values (names, business numbers, one-time sign-in codes) never sit in clear text in the table."""
+    p = fresh_person()
+    message = _request(sms_app, p, params={"name": p.name, "business_no": "DJ2026777001"})
+    with sms_app.app_context():
+        raw = db.session.execute(
+            text("SELECT params_json FROM sms_message WHERE id = :id"), {"id": message.id}
+        ).scalar_one()
+        assert raw.startswith("field-enc:") and "DJ2026777001" not in raw and p.name not in raw
+        assert db.session.get(SmsMessage, message.id).params == {"name": p.name, "business_no": "DJ2026777001"}

@@ -51,7 +51,7 @@ def test_b2_401_without_a_key_and_403_for_a_channel(sms_app, client):
 
 def test_b3_templates_are_listed_read_created_and_changed(client, ops):
     items = client.get(TEMPLATES, headers=ops).get_json()["items"]
-    assert len(items) == 8 and {"code", "name", "body", "placeholders", "active", "version"} <= set(items[0])
+    assert len(items) == 9 and {"code", "name", "body", "placeholders", "active", "version"} <= set(items[0])
     assert client.get(TEMPLATES + "/CARD_READY", headers=ops).get_json()["placeholders"] == ["name", "office"]
     _error(client.get(TEMPLATES + "/NO_SUCH", headers=ops), 404, "SMS_TEMPLATE_NOT_FOUND")
     created = client.put(

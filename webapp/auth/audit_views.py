@@ -1,0 +1,81 @@
+"""Audit administrator pages (S4): search with pagination, Excel export, chain verification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request
+
+from processes import audit
+from processes.audit_search import EVENT_LABELS, RESULT_LABELS, AuditFilter, export_xlsx, oldest_record_at, search
+from processes.errors import ProcessError
+from processes.platform import get_platform
+from webapp.auth.guard import require_permission
+
+audit_pages = Blueprint("audit", __name__, url_prefix="/audit")
+PER_PAGE = 50
+
+
+def _page() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", "1")), 100_000))
+    except ValueError:
+        return 1
+
+
+@audit_pages.get("")
+@require_permission("audit.view")
+def index() -> Any:
+    """Search the audit trail."""
+    settings = get_platform().settings
+    errors: dict[str, str] = {}
+    try:
+        filters = AuditFilter.from_args(request.args, settings.zone)
+    except ProcessError as exc:
+        filters, errors = AuditFilter(), exc.details.get("fields", {})
+    page = _page()
+    rows, total = search(filters, settings.zone, page, PER_PAGE)
+    if request.args:
+        audit.log("audit.search", object_type="audit_log", details=filters.as_dict())
+    return render_template(
+        "audit/search.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        filters=filters,
+        errors=errors,
+        zone=settings.zone,
+        event_labels=EVENT_LABELS,
+        result_labels=RESULT_LABELS,
+        retention_days=settings.AUDIT_RETENTION_DAYS,
+        oldest=oldest_record_at(),
+    ), (422 if errors else 200)
+
+
+@audit_pages.get("/export")
+@require_permission("audit.export")
+def export() -> Any:
+    """The matching rows as an Excel file (the export itself is audited)."""
+    settings = get_platform().settings
+    filters = AuditFilter.from_args(request.args, settings.zone)
+    content, _count = export_xlsx(filters, settings.zone)
+    return Response(
+        content,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename=audit-log.xlsx"},
+    )
+
+
+@audit_pages.post("/verify")
+@require_permission("audit.view")
+def verify() -> Any:
+    """Check the hash chain now and show what was found."""
+    report = audit.verify_chain()
+    audit.log(
+        "audit.verify",
+        result="ok" if report.ok else "fail",
+        object_type="audit_log",
+        details={"checked": report.checked, "problems": len(report.problems)},
+    )
+    return render_template("audit/verify.html", report=report)
