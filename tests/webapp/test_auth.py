@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from models import AppUser, AuditLog, StaffSession, db, utcnow
@@ -259,7 +260,8 @@ def test_pages_need_sign_in_and_permission(app):
     assert ("access.denied", "denied") in _events(app, "clerk01")
 
 
-def test_next_never_leaves_the_site(app):
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\t/evil.example/x", "/\\evil.example/x"])
+def test_next_never_leaves_the_site(app, target):
     from tests.webapp.auth_support import ensure_demo_user as ensure
 
     ensure(app, "secadmin")
@@ -269,7 +271,7 @@ def test_next_never_leaves_the_site(app):
         data={
             "username": "secadmin",
             "password": TEST_PASSWORD,
-            "next": "//evil.example/x",
+            "next": target,
             "csrf_token": csrf_token(client),
         },
     )

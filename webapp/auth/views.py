@@ -13,15 +13,14 @@ from processes.errors import ProcessError
 from processes.platform import get_platform
 from processes.users import change_own_password
 from webapp.auth.guard import current_staff
+from webapp.redirects import local_path
 
 auth = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
     # Only our own relative paths: never an open redirect to another site.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("web.index")
+    return local_path(target) or url_for("web.index")
 
 
 def _sign_in(token: str) -> None:

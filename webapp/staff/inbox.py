@@ -9,6 +9,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from processes import inbox as service
 from processes.errors import ValidationFailed
 from webapp.auth.guard import has_permission, require_permission
+from webapp.redirects import local_path
 from webapp.staff import platform, staff_actor
 from webapp.staff.forms_wtf import apply_errors, build_form, cleaned
 
@@ -76,8 +77,8 @@ def licence(task_id: int, licence_no: str) -> Any:
 
 
 def _back(task_id: int) -> Any:
-    target = request.form.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
+    target = local_path(request.form.get("next"))
+    if target:
         return redirect(target)
     return redirect(url_for("inbox.task", task_id=task_id))
 

@@ -10,6 +10,7 @@ from processes import ops_console as service
 from processes.errors import ValidationFailed
 from processes.inbox import PER_PAGE_CHOICES, process_names
 from webapp.auth.guard import require_permission
+from webapp.redirects import local_path
 from webapp.staff import platform, staff_actor
 
 ops_console = Blueprint("ops_console", __name__, url_prefix="/console")
@@ -83,7 +84,7 @@ def retry(incident_id: int) -> Any:
     """Retry the failed service task of an incident."""
     service.retry(platform(), incident_id, staff_actor(), request.form.get("reason", ""))
     flash("已重新执行故障环节", "success")
-    target = request.form.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
+    target = local_path(request.form.get("next"))
+    if target:
         return redirect(target)
     return redirect(url_for("ops_console.incidents"))
