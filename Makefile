@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_platform.py --backend all --json-out bench/results.json
 	$(BIN)/python bench/bench_crypto.py
 	$(BIN)/python bench/bench_reports.py --json-out bench/results.json
+	$(BIN)/python bench/bench_web.py --backend all --json-out bench/results.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

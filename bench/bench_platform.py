@@ -1,7 +1,7 @@
 """Throughput of the registration slice: engine only versus the service layer with a database.
 
 Usage: .venv/bin/python bench/bench_platform.py [--backend sqlite|postgresql|all] [--instances N]
-           [--raw-instances N] [--samples N] [--aged-events N] [--rebuild-aged] [--json-out bench/results.json]
+           [--raw-instances N] [--samples N] [--aged-events N] [--json-out bench/results.json]
 
 (a) raw: the engine alone, in process, no database: create, advance, a snapshot round trip at every wait
     state, the HRSS service task through `handlers.registry.dispatch`, the clerk's approval, completion.
@@ -493,7 +493,7 @@ def single_loop_stall(max_rounds: int = 800) -> int | None:
     return None
 
 
-def engine_costs(app: Any, snapshot: str, rounds: int = 5) -> dict[str, float]:
+def engine_costs(app: Any, snapshot: str, public_id: str, rounds: int = 5) -> dict[str, float]:
     """Median ms of the engine parts of the timed step on a snapshot: load, complete+advance, dump."""
     from processes.platform import get_platform
 
@@ -502,18 +502,18 @@ def engine_costs(app: Any, snapshot: str, rounds: int = 5) -> dict[str, float]:
         load_s, step_s, dump_s = [], [], []
         for _ in range(rounds):
             t0 = time.perf_counter()
-            workflow = engine.load(snapshot)
+            workflow = engine.load(snapshot, public_id)
             t1 = time.perf_counter()
             [wait] = [w for w in engine.wait_states(workflow) if w.task_spec == TIMED_BRANCH]
             engine.complete_user_task(workflow, engine.task(workflow, wait.task_uuid), REVIEW_ONCE_MORE, "review")
             engine.advance(workflow)
             t2 = time.perf_counter()
-            engine.dump(workflow, 1)
+            engine.dump(workflow, 1, public_id)
             t3 = time.perf_counter()
             load_s.append(t1 - t0)
             step_s.append(t2 - t1)
             dump_s.append(t3 - t2)
-        tasks = len(engine.load(snapshot).tasks)
+        tasks = len(engine.load(snapshot, public_id).tasks)
     return {
         "load": round(median_ms(load_s), 3),
         "complete_advance": round(median_ms(step_s), 3),
@@ -536,7 +536,7 @@ def _loop_once(platform: Any, instance_id: int, task_spec: str) -> float:
     return elapsed
 
 
-def bench_new(app: Any, samples: int, warmup: int = 5) -> tuple[list[float], str]:
+def bench_new(app: Any, samples: int, warmup: int = 5) -> tuple[list[float], tuple[str, str]]:
     """The timed step on each of `samples` fresh instances; also a fresh instance's snapshot."""
     from processes.instances import start_instance
     from processes.platform import get_platform
@@ -550,7 +550,7 @@ def bench_new(app: Any, samples: int, warmup: int = 5) -> tuple[list[float], str
             elapsed = _loop_once(platform, instance.id, TIMED_BRANCH)
             if i >= warmup:
                 new_s.append(elapsed)
-    return new_s, instance.snapshot
+    return new_s, (instance.snapshot, instance.public_id)
 
 
 def build_aged(app: Any, aged_events: int) -> tuple[int, dict[str, float], float]:
@@ -573,96 +573,40 @@ def build_aged(app: Any, aged_events: int) -> tuple[int, dict[str, float], float
     return aged.id, curve, time.perf_counter() - started
 
 
-def export_instance(app: Any, instance_id: int) -> dict[str, Any]:
-    """The rows of one instance (instance, events, human tasks) as plain values, to copy elsewhere."""
-    from sqlalchemy import select
-
-    from models import HumanTask, ProcessEvent, ProcessInstance, db
-
-    with app.app_context():
-
-        def rows(model: Any, column: Any) -> list[dict[str, Any]]:
-            table = model.__table__
-            query = select(table).where(column == instance_id).order_by(table.c.id)
-            return [dict(r) for r in db.session.execute(query).mappings()]
-
-        exported = {
-            "instance": rows(ProcessInstance, ProcessInstance.id)[0],
-            "events": rows(ProcessEvent, ProcessEvent.instance_id),
-            "tasks": rows(HumanTask, HumanTask.instance_id),
-        }
-        db.session.rollback()
-    return exported
-
-
-def import_instance(app: Any, exported: dict[str, Any]) -> int:
-    """Insert exported instance rows into this app's database; returns the new instance id."""
-    from sqlalchemy import insert
-
-    from models import HumanTask, ProcessEvent, ProcessInstance, db
-    from processes.deployment import latest_process
-
-    with app.app_context():
-        instance = dict(exported["instance"])
-        # The snapshot refers to its spec by definition id: both databases deploy in the same order.
-        assert latest_process(LOOP_KEY).id == instance["definition_id"], "definition ids differ"
-        instance.pop("id")
-        instance["public_id"] = secrets.token_hex(16)
-        table = ProcessInstance.__table__
-        new_id = db.session.execute(insert(table).values(**instance).returning(table.c.id)).scalar_one()
-        for model, rows in ((ProcessEvent, exported["events"]), (HumanTask, exported["tasks"])):
-            db.session.execute(
-                insert(model.__table__),
-                [{k: v for k, v in r.items() if k != "id"} | {"instance_id": new_id} for r in rows],
-            )
-        db.session.commit()
-    return new_id
-
-
-def bench_aged(
-    app: Any, samples: int, aged_events: int, aged_rows: dict[str, Any] | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fresh-versus-aged figures; builds the aged instance unless `aged_rows` (built elsewhere) are given.
-
-    Returns the figures and the aged instance's rows as they were before the timed steps.
-    """
+def bench_aged(app: Any, samples: int, aged_events: int) -> dict[str, Any]:
+    """Fresh-versus-aged figures: builds one instance with `aged_events` real steps, then times more steps."""
     from sqlalchemy import func, select
 
     from models import ProcessEvent, ProcessInstance, db
     from processes.platform import get_platform
 
-    new_s, fresh_snapshot = bench_new(app, samples)
-    extra: dict[str, Any] = {}
-    if aged_rows is None:
-        aged_id, curve, build_s = build_aged(app, aged_events)
-        aged_rows = export_instance(app, aged_id)
-        extra = {"aged_curve_ms": curve, "aged_build_s": round(build_s, 1)}
-    else:
-        aged_id = import_instance(app, aged_rows)
-        extra = {"aged_copied_from": aged_rows["backend"]}
+    new_s, fresh = bench_new(app, samples)
+    aged_id, curve, build_s = build_aged(app, aged_events)
+    extra = {"aged_curve_ms": curve, "aged_build_s": round(build_s, 1)}
     with app.app_context():
         events = db.session.execute(
             select(func.count()).select_from(ProcessEvent).where(ProcessEvent.instance_id == aged_id)
         ).scalar_one()
-        aged_snapshot = db.session.get(ProcessInstance, aged_id).snapshot
+        aged_row = db.session.get(ProcessInstance, aged_id)
+        aged = (aged_row.snapshot, aged_row.public_id)
         db.session.rollback()
         assert events >= aged_events, events
         gc.collect()
         platform = get_platform(app)
         aged_s = [_loop_once(platform, aged_id, TIMED_BRANCH) for _ in range(samples)]
-    new_engine, aged_engine = engine_costs(app, fresh_snapshot), engine_costs(app, aged_snapshot)
+    new_engine, aged_engine = engine_costs(app, *fresh), engine_costs(app, *aged)
     return {
         "step_ms_new": round(median_ms(new_s), 3),
         "step_ms_aged": round(median_ms(aged_s), 3),
-        "snapshot_bytes_new": len(fresh_snapshot.encode("utf-8")),
-        "snapshot_bytes_aged": len(aged_snapshot.encode("utf-8")),
+        "snapshot_bytes_new": len(fresh[0].encode("utf-8")),  # stored form: compressed and SM4-GCM-sealed
+        "snapshot_bytes_aged": len(aged[0].encode("utf-8")),
         "tasks_new": new_engine.pop("tasks"),
         "tasks_aged": aged_engine.pop("tasks"),
         "aged_events": events,
         "new_engine_ms": new_engine,
         "aged_engine_ms": aged_engine,
         **extra,
-    }, aged_rows
+    }
 
 
 # -- the registration slice, frozen ------------------------------------------------------------------------
@@ -855,14 +799,8 @@ review_comment = review.get('comment', '')</bpmn:script>
 
 
 # -- driver ------------------------------------------------------------------------------------------------
-def run_backend(
-    name: str, extra: dict[str, Any], args: argparse.Namespace, aged_rows: dict[str, Any] | None
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """All platform figures on one backend (None, with a message, when it is not reachable).
-
-    Also returns the aged instance's rows so that the next backend can reuse them instead of
-    rebuilding them (the build is quadratic: see the README).
-    """
+def run_backend(name: str, extra: dict[str, Any], args: argparse.Namespace) -> dict[str, Any] | None:
+    """All platform figures on one backend (None, with a message, when it is not reachable)."""
     from models import db
 
     load_before = round(os.getloadavg()[0], 2)
@@ -871,21 +809,19 @@ def run_backend(
             url, data_dir = stack.enter_context(DATABASES[name]())
         except OSError as exc:
             print(f"[{name}] skipped: {exc}")
-            return None, aged_rows
+            return None
         app = make_app(url, data_dir, FakeHrss())
         print(f"[{name}] raw {args.raw_instances} and platform {args.instances} instances, interleaved …", flush=True)
         figures = bench_throughput(app, args.raw_instances, args.instances)
-        how = "building it with real steps" if aged_rows is None else f"rows copied from {aged_rows['backend']}"
-        print(f"[{name}] fresh vs aged ({args.aged_events} events, {how}; median of {args.samples}) …", flush=True)
-        aged, rows = bench_aged(app, args.samples, args.aged_events, aged_rows)
-        rows.setdefault("backend", name)
+        print(f"[{name}] fresh vs aged ({args.aged_events} events built with real steps; median of {args.samples}) …")
+        aged = bench_aged(app, args.samples, args.aged_events)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
     result = {"backend": name, **figures, **aged, **extra}
     result["measured_on"] = time.strftime("%Y-%m-%d")
     result["load_avg_1m"] = [load_before, round(os.getloadavg()[0], 2)]  # other work on the machine skews figures
-    return result, rows
+    return result
 
 
 def merge_results(path: Path, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -976,18 +912,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-instances", type=int, default=300, help="engine-only instances (a)")
     parser.add_argument("--samples", type=int, default=50, help="timed steps on fresh and aged instances (c)")
     parser.add_argument("--aged-events", type=int, default=1000, help="events of the aged instance (c)")
-    parser.add_argument(
-        "--rebuild-aged",
-        action="store_true",
-        help="build the aged instance on every backend instead of copying its rows",
-    )
     parser.add_argument("--json-out", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
     if not 1 <= args.samples <= 300:
         parser.error("--samples must be between 1 and 300")
-    # Each round adds two levels to a branch of the task tree; keep every branch (the timed one also gets
-    # `samples` more rounds) under ~900 levels, below SpiffWorkflow's 1,000 (see single_loop_stall).
+    # Without compaction each round would add two levels to a branch (see single_loop_stall); the branch
+    # count is kept as it was when uncompacted runs were measured, so figures stay comparable.
     LOOP_BRANCHES = max(LOOP_BRANCHES, math.ceil(args.aged_events / (450 - args.samples)))
 
     started = time.perf_counter()
@@ -995,9 +926,9 @@ def main(argv: list[str] | None = None) -> int:
     if load > 0.8:
         print(f"warning: load average {load:.1f} on {os.cpu_count()} cores: other work will lower the figures")
     extra = {"single_loop_stalls_after_rounds": single_loop_stall()}
-    results, aged_rows = [], None
+    results = []
     for name in backends:
-        result, aged_rows = run_backend(name, extra, args, None if args.rebuild_aged else aged_rows)
+        result = run_backend(name, extra, args)
         if result is not None:
             results.append(result)
     if not results:

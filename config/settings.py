@@ -116,6 +116,9 @@ class Settings:
     PASSWORD_HISTORY: int = _doc("How many recent passwords may not be reused", 5)
     LOGIN_MAX_FAILURES: int = _doc("Consecutive failed sign-ins (either factor) that lock an account", 5)
     LOGIN_LOCK_MINUTES: int = _doc("Minutes a locked account stays locked", 30)
+    LOGIN_RATE_WINDOW_SECONDS: int = _doc("Sliding window of the sign-in flood limits (per web worker)", 300)
+    LOGIN_RATE_PER_IP: int = _doc("Password attempts one client IP may make per window, checked before hashing", 30)
+    LOGIN_RATE_PER_USERNAME: int = _doc("Password attempts for one username per window, checked before hashing", 10)
     LOGIN_FACTORS: str = _doc("Second factors offered after the password: sms, ukey or both ('sms,ukey')", "sms,ukey")
     LOGIN_STEP_SECONDS: int = _doc("Seconds allowed between the right password and the second factor", 300)
     LOGIN_CODE_TTL_SECONDS: int = _doc("Validity of an SMS sign-in code", 300)
@@ -251,6 +254,9 @@ class Settings:
             "PASSWORD_MAX_AGE_DAYS",
             "LOGIN_MAX_FAILURES",
             "LOGIN_LOCK_MINUTES",
+            "LOGIN_RATE_WINDOW_SECONDS",
+            "LOGIN_RATE_PER_IP",
+            "LOGIN_RATE_PER_USERNAME",
             "LOGIN_STEP_SECONDS",
             "LOGIN_CODE_TTL_SECONDS",
             "LOGIN_CODE_MAX_ATTEMPTS",
@@ -274,6 +280,8 @@ class Settings:
             networks = self.gateway_networks
         except ValueError as exc:
             raise ConfigError(f"GATEWAY_PROXIES has a bad address or network: {exc}") from exc
+        if self.PERMITFLOW_ENV == "production" and not self.GATEWAY_REQUIRED:
+            raise ConfigError("production needs GATEWAY_REQUIRED=true (staff pages only through the security gateway)")
         if self.GATEWAY_REQUIRED:
             if len(self.GATEWAY_SHARED_KEY) < 32:
                 raise ConfigError("GATEWAY_REQUIRED needs GATEWAY_SHARED_KEY of at least 32 characters")

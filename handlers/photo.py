@@ -1,7 +1,8 @@
 """Photo handlers (A8): the social-security-card photo, uploaded retakes, and the automatic review.
 
 Binaries never enter workflow data: they go to a content-addressed file store (keyed by SM3) under the
-platform's data folder, and the diagram keeps only {id, sm3, size, mime}. A retake is uploaded by the channel
+platform's data folder, SM4-GCM-encrypted (handlers.sealed_files; the key id in each file's header, the
+digest as associated data), and the diagram keeps only {id, sm3, size, mime}. A retake is uploaded by the channel
 through POST /api/v1/files (processes.files) and reaches the diagram as a `file` form field.
 """
 
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from pathlib import Path
 from typing import Any
 
 from handlers.registry import HandlerError, operator
+from handlers.sealed_files import SealedFileError, is_sealed, open_bytes, write_sealed
 from integrations.crypto import sm3_hex
 from integrations.errors import PermanentError
 from integrations.photo import PhotoClient
@@ -23,10 +24,24 @@ MAX_PHOTO_BYTES = 2 * 1024 * 1024
 
 
 class PhotoStore:
-    """Photo binaries in a folder, one file per SM3 digest (writing the same photo twice is harmless)."""
+    """Photo binaries in a folder, one encrypted file per SM3 digest (writing the same photo twice is harmless).
 
-    def __init__(self, root: str | Path) -> None:
+    `keys` is the key provider; by default the one the platform installed for the model layer
+    (models.protection.current_keys), so handlers need no Flask and no extra parameter.
+    """
+
+    def __init__(self, root: str | Path, keys: Any = None) -> None:
         self.root = Path(root)
+        self._keys = keys
+
+    @property
+    def keys(self) -> Any:
+        """The key provider that seals and opens the files."""
+        if self._keys is None:
+            from models.protection import current_keys
+
+            self._keys = current_keys()
+        return self._keys
 
     def path(self, sm3: str) -> Path:
         """Where the photo with this digest lives."""
@@ -38,19 +53,32 @@ class PhotoStore:
         """Store the bytes; the reference the workflow keeps."""
         digest = sm3_hex(content)
         target = self.path(digest)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(f".{os.getpid()}.part")
-            partial.write_bytes(content)
-            partial.replace(target)  # atomic: a reader never sees half a photo
+        if not self._intact(target, digest):  # absent, from before encryption, or damaged: we hold the bytes
+            write_sealed(target, content, digest, self.keys)  # atomic: a reader never sees half a photo
         return {"id": digest[:16], "sm3": digest, "size": len(content), "mime": mime}
 
-    def get(self, sm3: str) -> bytes:
-        """The bytes of a stored photo, checked against their digest."""
+    def _intact(self, path: Path, digest: str) -> bool:
         try:
-            content = self.path(sm3).read_bytes()
+            blob = path.read_bytes()
+            return is_sealed(blob) and sm3_hex(open_bytes(blob, digest, self.keys)) == digest
+        except (OSError, SealedFileError):
+            return False
+
+    def get(self, sm3: str) -> bytes:
+        """The bytes of a stored photo, decrypted and checked against their digest."""
+        try:
+            blob = self.path(sm3).read_bytes()
         except FileNotFoundError as exc:
             raise HandlerError("PHOTO_FILE_MISSING", "照片文件不存在") from exc
+        content = blob
+        if is_sealed(blob):
+            try:
+                content = open_bytes(blob, sm3, self.keys)
+            except SealedFileError as exc:
+                if exc.code == "FILE_KEY_UNKNOWN":
+                    raise HandlerError("PHOTO_FILE_KEY_UNKNOWN", "照片文件的密钥不可用，请联系安全管理员") from exc
+                raise HandlerError("PHOTO_FILE_TAMPERED", "照片文件完整性校验未通过（疑似被篡改），已拒绝使用") from exc
+        # A file written before encryption is accepted only if it still matches its digest.
         if sm3_hex(content) != sm3:
             raise HandlerError("PHOTO_FILE_CORRUPT", "照片文件已损坏（摘要不符）")
         return content

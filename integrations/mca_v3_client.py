@@ -14,10 +14,17 @@ Every call is `POST {base}/api/mca/v3/{interfaceCode}` with these headers and a 
 Canonical string (UTF-8, lines joined by "\n", no trailing newline):
   appId \n interfaceCode \n timestamp \n nonce \n keyId \n hex(SM3(raw HTTP body bytes))
 
-The response has the same headers (X-Mca-Nonce echoes the request's nonce, X-Mca-Key-Id names the server's
-signing key, X-Mca-Timestamp is the server's clock) and is signed over the same canonical string of its own
-raw body {"code", "message", "requestId", "details", "cipherText"}; `cipherText` is the SM4-GCM encrypted
-JSON result under the request's session key (null when the request could not be opened).
+The response has the same headers (X-Mca-App-Id and X-Mca-Interface echo the request's, X-Mca-Nonce echoes
+the request's nonce, X-Mca-Key-Id names the server's signing key, X-Mca-Timestamp is the server's clock) plus
+X-Mca-Request-Sm3 (hex SM3 of the request body the server answered; "-" only for MCA_BODY_TOO_LARGE, when the
+body was not read). Its signature covers the reply canonical string, which binds it to the request:
+  appId \n interfaceCode \n timestamp \n nonce \n keyId \n hex(SM3(raw response body)) \n X-Mca-Request-Sm3
+The raw body is {"code", "message", "requestId", "details", "cipherText"}; `cipherText` is the SM4-GCM
+encrypted JSON result under the request's session key (null when the request could not be opened).
+
+The client must pin the server's SM2 public key (obtained out of band, e.g. `permitflow mca server-key`);
+fetching it from GET /server-key on first use is trust-on-first-use and only done when asked explicitly
+(`trust_on_first_use=True`, CLI `--trust-on-first-use`).
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ H_TIMESTAMP = "X-Mca-Timestamp"
 H_NONCE = "X-Mca-Nonce"
 H_KEY_ID = "X-Mca-Key-Id"
 H_SIGNATURE = "X-Mca-Signature"
+H_REQUEST_SM3 = "X-Mca-Request-Sm3"  # response only: the digest of the request body it answers
+BODY_NOT_READ = "-"  # X-Mca-Request-Sm3 of a refusal whose body was too large to read
 HEADERS = (H_APP_ID, H_INTERFACE, H_TIMESTAMP, H_NONCE, H_KEY_ID, H_SIGNATURE)
 NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 SESSION_KEY_SIZE = 16
@@ -56,6 +65,13 @@ class McaClientError(Exception):
 def canonical_string(app_id: str, interface_code: str, timestamp: str, nonce: str, key_id: str, body: bytes) -> bytes:
     """The bytes an envelope's SM2 signature covers (both directions)."""
     return "\n".join([app_id, interface_code, timestamp, nonce, key_id, sm3_hex(body)]).encode("utf-8")
+
+
+def reply_canonical_string(
+    app_id: str, interface_code: str, timestamp: str, nonce: str, key_id: str, body: bytes, request_sm3: str
+) -> bytes:
+    """The bytes a response's SM2 signature covers: the request canonical form plus the request body's SM3."""
+    return canonical_string(app_id, interface_code, timestamp, nonce, key_id, body) + b"\n" + request_sm3.encode()
 
 
 def b64decode(value: Any) -> bytes:
@@ -92,6 +108,7 @@ class PreparedCall:
     body: bytes
     session_key: bytes
     nonce: str
+    app_id: str = ""
 
 
 @dataclass
@@ -143,7 +160,7 @@ def seal_request(
         H_SIGNATURE: b64encode(signature),
         "Content-Type": "application/json",
     }
-    return PreparedCall(interface_code, headers, body, session_key, nonce)
+    return PreparedCall(interface_code, headers, body, session_key, nonce, app_id)
 
 
 def open_response(
@@ -155,16 +172,21 @@ def open_response(
     *,
     window_seconds: float = 300.0,
 ) -> McaResponse:
-    """Check the server's signature, nonce echo and clock, then decrypt the result; McaClientError if not."""
+    """Check the server's signature, that it answers this very request (app, interface, nonce, body digest) and
+    its clock, then decrypt the result; McaClientError if not."""
     try:
         app_id, interface, stamp, nonce, key_id = (headers.get(h, "") for h in HEADERS[:5])
+        request_sm3 = headers.get(H_REQUEST_SM3, "")
         signature = b64decode(headers.get(H_SIGNATURE, ""))
     except ValueError as exc:
         raise McaClientError(f"response signature header unreadable (HTTP {status})") from exc
-    if not server_key.verify(canonical_string(app_id, interface, stamp, nonce, key_id, body), signature):
+    canonical = reply_canonical_string(app_id, interface, stamp, nonce, key_id, body, request_sm3)
+    if not server_key.verify(canonical, signature):
         raise McaClientError(f"response signature invalid (HTTP {status})")
-    if nonce != prepared.nonce or interface != prepared.interface_code:
-        raise McaClientError("response is not for this request (nonce or interface differs)")
+    if nonce != prepared.nonce or interface != prepared.interface_code or app_id != prepared.app_id:
+        raise McaClientError("response is not for this request (app, nonce or interface differs)")
+    if request_sm3 not in (sm3_hex(prepared.body), BODY_NOT_READ):
+        raise McaClientError("response is not for this request (request digest differs)")
     if not stamp.isdigit() or abs(int(stamp) / 1000 - time.time()) > window_seconds:
         raise McaClientError("response timestamp outside the window")
     try:
@@ -174,6 +196,8 @@ def open_response(
             data = json.loads(sm4_gcm_decrypt(prepared.session_key, b64decode(payload["cipherText"])))
     except (ValueError, CryptoError) as exc:
         raise McaClientError(f"response body unreadable: {exc}") from exc
+    if request_sm3 == BODY_NOT_READ and payload.get("code") != "MCA_BODY_TOO_LARGE":
+        raise McaClientError("response is not for this request (request digest missing)")
     return McaResponse(
         status=status,
         code=str(payload.get("code", "")),
@@ -198,8 +222,11 @@ class McaV3Client:
         server_key_id: str | None = None,
         timeout: float = 15.0,
         session: requests.Session | None = None,
+        trust_on_first_use: bool = False,
     ) -> None:
-        """`server_public_key` pins the server's key; without it the key is fetched from /server-key."""
+        """`server_public_key` pins the server's key (required unless `trust_on_first_use`: then /server-key)."""
+        if server_public_key is None and not trust_on_first_use:
+            raise McaClientError("the server's SM2 public key must be pinned (or trust_on_first_use=True)")
         self.base_url = base_url.rstrip("/")
         self.app_id = app_id
         self.app_key = app_key if isinstance(app_key, SM2PrivateKey) else SM2PrivateKey.from_pem(app_key)

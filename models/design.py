@@ -23,9 +23,18 @@ class DiagramDraft(db.Model):
     base_definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id"))
     source_xml: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | published | discarded
+    # open → submitted (awaiting another analyst's review) → published; a rejection returns it to open.
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | submitted | published | discarded
     problems: Mapped[int | None] = mapped_column(Integer)  # problems at the last validation; None: not validated
     published_definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id"))
+    # Four-eyes publication: who asked to publish what (the SM3 of the exact XML) and who reviewed it.
+    submitted_by: Mapped[str | None] = mapped_column(String(64))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submit_comment: Mapped[str | None] = mapped_column(String(500))
+    submitted_checksum: Mapped[str | None] = mapped_column(String(64))
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

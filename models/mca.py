@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, event
+from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import UTCDateTime, db, utcnow
@@ -52,13 +52,54 @@ class McaCallAudit(db.Model):
     signature_result: Mapped[str] = mapped_column(String(16))
     business_key: Mapped[str | None] = mapped_column(String(120))
     remote_addr: Mapped[str | None] = mapped_column(String(64))
+    # The MAC chain (HMAC-SM3, "audit-mac" key): seq orders the chain, mac covers the fields and prev_mac.
+    seq: Mapped[int | None] = mapped_column(BigId, unique=True)
+    prev_mac: Mapped[str | None] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class McaAuditHead(db.Model):
+    """The single row every MCA audit append locks: last sequence number and MAC (detects a cut-off tail)."""
+
+    __tablename__ = "mca_audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId, default=0)
+    last_mac: Mapped[str] = mapped_column(String(64), default="")
+
+
+class McaAuditCheckpoint(db.Model):
+    """Where a purge cut the chain: the last removed row's seq and MAC, so verification starts there."""
+
+    __tablename__ = "mca_audit_checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    through_seq: Mapped[int] = mapped_column(BigId)
+    through_mac: Mapped[str] = mapped_column(String(64))
+    removed: Mapped[int] = mapped_column(Integer)
+    key_id: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64))  # over the checkpoint's own fields
+
+
+class McaNonce(db.Model):
+    """A used request nonce (app id + nonce) until it expires: the unique key refuses a replay in any process."""
+
+    __tablename__ = "mca_nonce"
+
+    nonce_key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class McaSubmission(db.Model):
     """A process an MCA app started, by SM3 digest of the applicant's ID number (for history queries)."""
 
     __tablename__ = "mca_submission"
-    __table_args__ = (Index("ix_mca_submission_person", "person_digest", "process_key"),)
+    __table_args__ = (
+        Index("ix_mca_submission_person", "person_digest", "process_key"),
+        UniqueConstraint("app_id", "instance_id", name="uq_mca_submission_app_instance"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     app_id: Mapped[str] = mapped_column(String(32))

@@ -2,16 +2,18 @@
 
 A model declares its protection in its class body and nothing else has to remember it:
   * `Encrypted(max_chars, "table.column", index="column_bidx")` — the column holds
-    "field-enc:N$base64(SM4-GCM)" (the key id travels with the value; the label is the GCM AAD, so a
-    value copied into another column does not decrypt). `==`, `!=` and `in_()` on it compare the
+    "field-enc:N$base64(SM4-GCM)" (the key id travels with the value; the GCM associated data is the label
+    and the row id, so a value copied into another column or another row does not decrypt: selects read
+    "ciphertext#id" through the type's column expression). `==`, `!=` and `in_()` on it compare the
     companion blind-index column instead, so a query can never compare ciphertexts by mistake.
   * `blind_index_column()` — "blind-index:N$HMAC-SM3(value)", maintained on every write.
   * `Protected` mixin + `__protected__ = (...)` — an HMAC-SM3 MAC ("field-mac:N$hex") over a
-    canonical encoding of the declared key fields (encrypted ones as their ciphertext) and the blind
-    indexes, recomputed on every ORM write; it is also the row's optimistic version. A row whose MAC
+    canonical encoding of the row id, the declared key fields (encrypted ones as their ciphertext) and the
+    blind indexes, recomputed on every ORM write; it is also the row's optimistic version. A row whose MAC
     does not match when it is loaded is flagged; writing a flagged row is refused (a business write
     must never "launder" tampered data by re-sealing it).
-Key material comes from the app's key provider (`Platform.keys`).
+Key material comes from the app's key provider (`Platform.keys`), reached through an accessor the platform
+installs (`set_key_provider_accessor`): the model layer knows no Flask.
 """
 
 from __future__ import annotations
@@ -27,8 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from flask import current_app
-from sqlalchemy import Boolean, Date, DateTime, Integer, String, TypeDecorator
+from sqlalchemy import Boolean, Date, DateTime, Integer, String, TypeDecorator, cast, literal, type_coerce
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.sql import operators
 
@@ -46,6 +47,9 @@ MAC_LENGTH = 100
 alert_log = logging.getLogger("permitflow.security")
 # Set only while migration 0005 converts clear values written before encryption existed.
 legacy_plaintext: contextvars.ContextVar[bool] = contextvars.ContextVar("legacy_plaintext", default=False)
+# Set only while migration 0014 re-protects rows sealed before values and MACs were bound to the row id.
+legacy_unbound: contextvars.ContextVar[bool] = contextvars.ContextVar("legacy_unbound", default=False)
+PENDING = "field-enc:pending$"  # what an INSERT writes before the row has an id (replaced in the same flush)
 
 
 class TamperedRecord(Conflict):
@@ -62,9 +66,20 @@ class TamperedRecord(Conflict):
         self.table, self.row_id, self.reason = table, row_id, reason
 
 
+_key_provider_accessor: Callable[[], KeyProvider] | None = None
+
+
+def set_key_provider_accessor(accessor: Callable[[], KeyProvider]) -> None:
+    """Install how field protection finds the current key provider (processes.platform.init_app does)."""
+    global _key_provider_accessor
+    _key_provider_accessor = accessor
+
+
 def current_keys() -> KeyProvider:
-    """The key provider of the current app (field protection always runs inside an app context)."""
-    return current_app.extensions["permitflow"].keys
+    """The current key provider, through the installed accessor (the current app's `Platform.keys`)."""
+    if _key_provider_accessor is None:
+        raise RuntimeError("no key provider accessor installed: create the app (processes.platform.init_app) first")
+    return _key_provider_accessor()
 
 
 def cipher_length(max_chars: int) -> int:
@@ -73,15 +88,22 @@ def cipher_length(max_chars: int) -> int:
     return 24 + 4 * ((raw + 2) // 3)  # "field-enc:NNN$" + base64
 
 
-def encrypt_value(value: str, label: str, key: SymmetricKey | None = None) -> str:
-    """ "key_id$base64(SM4-GCM(value))" under the current (or given) field-encryption key."""
+def associated_data(label: str, row_id: Any) -> bytes:
+    """The SM4-GCM associated data of a value: its column and its row (None: the pre-0014 column-only form)."""
+    return (label if row_id is None else f"{label}#{row_id}").encode("utf-8")
+
+
+def encrypt_value(value: str, label: str, row_id: Any, key: SymmetricKey | None = None) -> str:
+    """ "key_id$base64(SM4-GCM(value))" bound to the column and row, under the current (or given) key."""
+    if row_id is None:
+        raise ValueError(f"{label}: a value is encrypted for a row id (bound to its row)")
     key = key or current_keys().symmetric_key(ENC_PURPOSE)
-    blob = sm4_gcm_encrypt(key.material, value.encode("utf-8"), label.encode("utf-8"))
+    blob = sm4_gcm_encrypt(key.material, value.encode("utf-8"), associated_data(label, row_id))
     return f"{key.key_id}${base64.b64encode(blob).decode('ascii')}"
 
 
-def decrypt_value(stored: str, label: str, keys: KeyProvider | None = None) -> str:
-    """The clear value of a stored ciphertext; UNREADABLE (and an alert) when it fails its check."""
+def decrypt_value(stored: str, label: str, row_id: Any, keys: KeyProvider | None = None) -> str:
+    """The clear value of a stored ciphertext of a row; UNREADABLE (and an alert) when it fails its check."""
     key_id, sep, blob = stored.partition("$")
     if not sep or not key_id.startswith(ENC_PURPOSE + ":"):
         if legacy_plaintext.get():
@@ -90,9 +112,23 @@ def decrypt_value(stored: str, label: str, keys: KeyProvider | None = None) -> s
         return UNREADABLE
     try:
         key = (keys or current_keys()).symmetric_key(ENC_PURPOSE, key_id)
-        return sm4_gcm_decrypt(key.material, base64.b64decode(blob, validate=True), label.encode()).decode("utf-8")
+        raw = base64.b64decode(blob, validate=True)
+        if row_id is None:
+            raise ValueError("no row id to check the value against")
+        try:
+            return sm4_gcm_decrypt(key.material, raw, associated_data(label, row_id)).decode("utf-8")
+        except SM4DecryptError:
+            if not legacy_unbound.get():
+                raise
+            return sm4_gcm_decrypt(key.material, raw, associated_data(label, None)).decode("utf-8")
     except (SM4DecryptError, KeyProviderError, binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        alert_log.error("field %s does not decrypt (%s): tampered, or its key %s is gone", label, exc, key_id)
+        alert_log.error(
+            "field %s of row %s does not decrypt (%s): tampered, moved, or its key %s is gone",
+            label,
+            row_id,
+            exc,
+            key_id,
+        )
         return UNREADABLE
 
 
@@ -109,11 +145,16 @@ class Sealed(str):
 
     stored: str | None
     label: str  # the column whose ciphertext this is: copied into another column, it is encrypted anew
+    row_id: Any  # the row it is bound to: copied into another row, it is encrypted anew
 
-    def __new__(cls, clear: str, stored: str | None, label: str) -> Sealed:
+    def __new__(cls, clear: str, stored: str | None, label: str, row_id: Any = None) -> Sealed:
         value = super().__new__(cls, clear)
-        value.stored, value.label = stored, label
+        value.stored, value.label, value.row_id = stored, label, row_id
         return value
+
+    def fits(self, label: str, row_id: Any) -> bool:
+        """True when the stored ciphertext is the one for this column of this row."""
+        return self.stored is not None and self.label == label and row_id is not None and self.row_id == row_id
 
     def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles are plain strings: never stale ciphertext
         return (str, (str(self),))
@@ -153,18 +194,34 @@ class Encrypted(TypeDecorator):
         if value is None:
             return None
         if isinstance(value, Sealed) and value.stored is not None and value.label == self.label:
-            return value.stored  # encrypted when the row was sealed: the MAC covers exactly this ciphertext
-        return self.seal(value).stored
+            return value.stored  # encrypted for its row when the row was sealed: the MAC covers this ciphertext
+        # A ciphertext is bound to its row id, which a bare value does not know: ORM writes seal through the
+        # mapper events, Core writes through seal_values.
+        raise ValueError(f"{self.label}: write values through the ORM or models.protection.seal_values")
+
+    def column_expression(self, colexpr: Any) -> Any:
+        # Selects read "ciphertext#row id": decryption checks the value against the row it was read from.
+        table = getattr(colexpr, "table", None)
+        row_id = table.c.get("id") if table is not None and hasattr(table, "c") else None
+        if row_id is None:
+            return colexpr  # e.g. a subquery without the id: the value reads as UNREADABLE
+        joined = type_coerce(colexpr, String).op("||")(literal("#", String)).op("||")(cast(row_id, String))
+        return type_coerce(joined, self)
 
     def process_result_value(self, value: Any, dialect: Any) -> str | None:
-        return None if value is None else Sealed(decrypt_value(value, self.label), value, self.label)
+        if value is None:
+            return None
+        stored, sep, row_id = value.rpartition("#")
+        if not sep:  # the raw column, without its row id
+            stored, row_id = value, None
+        return Sealed(decrypt_value(stored, self.label, row_id), stored, self.label, _row_key(row_id))
 
-    def seal(self, value: Any, key: SymmetricKey | None = None) -> Sealed:
-        """The value with a fresh ciphertext under the current (or given) field-encryption key."""
+    def seal(self, value: Any, row_id: Any, key: SymmetricKey | None = None) -> Sealed:
+        """The value with a fresh ciphertext for the row under the current (or given) field-encryption key."""
         text = str(value)
         if len(text) > self.max_chars:
             raise ValueError(f"{self.label} is longer than {self.max_chars} characters")
-        return Sealed(text, encrypt_value(text, self.label, key), self.label)
+        return Sealed(text, encrypt_value(text, self.label, row_id, key), self.label, row_id)
 
     class comparator_factory(TypeDecorator.Comparator):
         """==, != and in_() go to the blind index; anything else on ciphertext is a programming error."""
@@ -185,6 +242,11 @@ class Encrypted(TypeDecorator):
             index = self.expr.table.c[self.type.index]
             digests = [d for v in values for d in blind_indexes(v)]
             return index.not_in(digests) if op in (operators.ne, operators.not_in_op) else index.in_(digests)
+
+
+def _row_key(row_id: str | None) -> Any:
+    # Ids are integers in every PermitFlow table; as text they come back from the "ciphertext#id" select.
+    return int(row_id) if row_id and row_id.isdigit() else row_id
 
 
 def blind_index_column(*, unique: bool = False) -> Mapped[str | None]:
@@ -227,9 +289,10 @@ class ProtectionSpec:
     indexes: dict[str, str]  # encrypted column → its blind-index column
     mac: bool
 
-    def message(self, values: Iterable[Any]) -> bytes:
-        """Canonical bytes of the MAC columns' values (length-prefixed, so no two encodings collide)."""
-        parts = [self.table]
+    def message(self, values: Iterable[Any], row_id: Any) -> bytes:
+        """Canonical bytes of the row id and the MAC columns' values (length-prefixed: no two encodings collide)."""
+        # Without a row id: the pre-0014 encoding, read only while migration 0014 re-protects old rows.
+        parts = [self.table] if row_id is None else [self.table, f"id={row_id}"]
         for name, canon, value in zip(self.mac_columns, self.canon, values, strict=True):
             if value is None:
                 parts.append(name + "=-")
@@ -264,16 +327,18 @@ def spec_of(cls: type) -> ProtectionSpec:
     return spec
 
 
-def compute_mac(spec: ProtectionSpec, values: Iterable[Any], key: SymmetricKey | None = None) -> str:
-    """ "key_id$hex" HMAC-SM3 of the canonical encoding under the current (or given) field-MAC key."""
+def compute_mac(spec: ProtectionSpec, values: Iterable[Any], row_id: Any, key: SymmetricKey | None = None) -> str:
+    """ "key_id$hex" HMAC-SM3 of the row's canonical encoding under the current (or given) field-MAC key."""
+    if row_id is None:
+        raise ValueError(f"{spec.table}: a MAC is computed for a row id (bound to its row)")
     key = key or current_keys().symmetric_key(MAC_PURPOSE)
-    return f"{key.key_id}${hmac.new(key.material, spec.message(values), 'sm3').hexdigest()}"
+    return f"{key.key_id}${hmac.new(key.material, spec.message(values, row_id), 'sm3').hexdigest()}"
 
 
 def mac_matches(
-    spec: ProtectionSpec, values: Iterable[Any], stored: str | None, keys: KeyProvider | None = None
+    spec: ProtectionSpec, values: Iterable[Any], row_id: Any, stored: str | None, keys: KeyProvider | None = None
 ) -> bool:
-    """True when the stored MAC is valid for the values under the key id it names."""
+    """True when the stored MAC is valid for the row's values under the key id it names."""
     key_id = key_id_of(stored)
     if key_id is None or not key_id.startswith(MAC_PURPOSE + ":"):
         return False
@@ -281,7 +346,24 @@ def mac_matches(
         key = (keys or current_keys()).symmetric_key(MAC_PURPOSE, key_id)
     except KeyProviderError:
         return False
-    return hmac.compare_digest(compute_mac(spec, values, key), stored)
+    values = list(values)
+    if row_id is not None and hmac.compare_digest(compute_mac(spec, values, row_id, key), stored):
+        return True
+    if not legacy_unbound.get():
+        return False
+    legacy = f"{key.key_id}${hmac.new(key.material, spec.message(values, None), 'sm3').hexdigest()}"
+    return hmac.compare_digest(legacy, stored)
+
+
+def bound_to_row(stored: str, label: str, row_id: Any, keys: KeyProvider) -> bool:
+    """True when a stored ciphertext decrypts as this column of this row (quietly: used to find old rows)."""
+    key_id, sep, blob = stored.partition("$")
+    try:
+        key = keys.symmetric_key(ENC_PURPOSE, key_id)
+        sm4_gcm_decrypt(key.material, base64.b64decode(blob, validate=True), associated_data(label, row_id))
+    except (SM4DecryptError, KeyProviderError, binascii.Error, ValueError):
+        return False
+    return bool(sep)
 
 
 class FieldProtection:
@@ -318,20 +400,22 @@ def seal_values(
 ) -> dict[str, Any]:
     """Encrypt, index and (for Protected tables) MAC a row given as a dict of clear values, in place.
 
-    For Core inserts and re-protection; `keys` may fix the purposes' keys (default: the current ones).
+    For Core inserts and re-protection; the row must carry its id (values and MAC are bound to it);
+    `keys` may fix the purposes' keys (default: the current ones).
     """
+    row_id = row.get("id")
     provider = current_keys()
     keys = keys or {}
     enc = keys.get(ENC_PURPOSE) or provider.symmetric_key(ENC_PURPOSE)
     index_key = keys.get(INDEX_PURPOSE) or provider.symmetric_key(INDEX_PURPOSE)
     for name, kind in spec.encrypted.items():
         value = row.get(name)
-        row[name] = None if value is None else kind.seal(value, enc)
+        row[name] = None if value is None else kind.seal(value, row_id, enc)
     for column, index in spec.indexes.items():
         value = row.get(column)
         row[index] = None if value is None else blind_index(str(value), index_key)
     if spec.mac:
-        row["integrity_mac"] = compute_mac(spec, mac_values(spec, row), keys.get(MAC_PURPOSE))
+        row["integrity_mac"] = compute_mac(spec, mac_values(spec, row), row_id, keys.get(MAC_PURPOSE))
     return row
 
 

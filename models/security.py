@@ -100,3 +100,29 @@ def _refuse_change(mapper, connection, target):
 
 event.listen(AuditLog, "before_update", _refuse_change)
 event.listen(AuditLog, "before_delete", _refuse_change)
+
+
+class GatewayNonce(db.Model):
+    """A security-gateway request nonce seen recently (S3 replay protection without Redis): the primary key
+    refuses a second use in any process; rows past expires_at are purged."""
+
+    __tablename__ = "gateway_nonce"
+
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuditVerifyRun(db.Model):
+    """One background check of the audit hash chain started from /audit: progress while it runs, then the result."""
+
+    __tablename__ = "audit_verify_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done | failed
+    checked: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    problems: Mapped[str | None] = mapped_column(Text)  # JSON list of {seq, id, code, message} (first 200)
+    problem_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

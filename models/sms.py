@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import JSONType, UTCDateTime, db, utcnow
 from models.process import BigId, _refuse_change
-from models.protection import INDEX_LENGTH, Encrypted, FieldProtection
+from models.protection import INDEX_LENGTH, Encrypted, FieldProtection, Protected
 
 PARAMS_CHARS = 1000  # the placeholders of a ≤ 300-character message, as JSON
 
@@ -88,10 +88,15 @@ class SmsStatusEvent(db.Model):
     reason: Mapped[str | None] = mapped_column(String(200))
 
 
-class SmsBlock(FieldProtection, db.Model):
-    """A person who must never receive SMS (B3), e.g. from the population office's death list (C1.3)."""
+class SmsBlock(Protected, db.Model):
+    """A person who must never receive SMS (B3), e.g. from the population office's death list (C1.3).
+
+    Sealed (S1): an entry quietly edited in the database (another person's ID number, a different reason or
+    source) fails its MAC and is reported by `permitflow integrity check`.
+    """
 
     __tablename__ = "sms_block"
+    __protected__ = ("id_number", "mobile_digest", "reason", "source", "batch_ref", "created_by", "created_at")
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     id_number: Mapped[str] = mapped_column(Encrypted(18, "sms_block.id_number", index="id_digest"))

@@ -1,4 +1,4 @@
-"""Tamper-evident audit trail (S4): append inside the caller's transaction, hash-chained with HMAC-SM3.
+"""Tamper-evident audit trail (S4): record() appends in the caller's transaction, log() commits on its own.
 
 Each row's MAC covers its own fields and the previous row's MAC, keyed by the key provider's "audit-mac"
 key (the key id is stored with the row, so rotation keeps old rows verifiable). Appends are serialized on
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
 
 from config.logging import request_id_var
 from integrations.crypto import hmac_sm3
@@ -28,6 +29,7 @@ RESULTS = ("ok", "fail", "denied")
 MAX_DETAIL_CHARS = 4000
 # Details never carry secrets, whatever a caller passes.
 _SECRET_WORDS = ("password", "secret", "token", "signature", "code_value")
+_HEAD_TX = "audit_chain_head_tx"  # session.info key: the transaction that holds the chain-head lock
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,17 @@ class AuditActor:
 
 
 SYSTEM_ACTOR = AuditActor(username="system")
+
+
+@dataclass(frozen=True)
+class TraceIds:
+    """Request ids of the current web request: the server's own, and the one the client sent (never trusted)."""
+
+    request_id: str | None = None
+    client_request_id: str | None = None
+
+
+trace_context: contextvars.ContextVar[TraceIds | None] = contextvars.ContextVar("audit_trace", default=None)
 actor_context: contextvars.ContextVar[AuditActor | None] = contextvars.ContextVar("audit_actor", default=None)
 
 
@@ -118,8 +131,31 @@ def log(
     details: dict | None = None,
     actor: AuditActor | None = None,
 ) -> None:
-    """Append an audit row and commit it now (reads, exports, refusals); joins an open transaction if any."""
-    record(event, result=result, object_type=object_type, object_id=object_id, details=details, actor=actor)
+    """Append an audit row and commit it now through its own connection (reads, exports, refusals).
+
+    The caller's transaction may still roll back (a refusal raises): the row must survive that, so it is not
+    written in it. Only when the caller's transaction already holds the chain head (it called record()) or the
+    SQLite write lock would a second connection wait on it forever; then the row joins that transaction.
+    """
+    _check(event, result)
+    actor = actor or actor_context.get() or SYSTEM_ACTOR
+    if _holds_write_locks():
+        record(event, result=result, object_type=object_type, object_id=object_id, details=details, actor=actor)
+        return
+    with Session(db.engine) as session, session.begin():
+        _append(session, actor, event, result, object_type, object_id, details)
+
+
+def _holds_write_locks() -> bool:
+    session = db.session()
+    if not session.in_transaction():
+        return False
+    if session.info.get(_HEAD_TX) is session.get_transaction():
+        return True
+    if db.engine.dialect.name == "sqlite":
+        # pysqlite opens its transaction (and takes the write lock) only at the first write.
+        return bool(getattr(session.connection().connection.dbapi_connection, "in_transaction", False))
+    return False
 
 
 def _append(session, actor: AuditActor, event, result, object_type, object_id, details) -> None:
@@ -136,6 +172,13 @@ def _append(session, actor: AuditActor, event, result, object_type, object_id, d
         session.execute(insert(AuditChainHead).values(id=1, seq=1, last_mac=""))
         head = (1, "")
     seq, prev_mac = head
+    if session is db.session:  # this transaction now holds the chain head until it ends (begun by the UPDATE)
+        db.session().info[_HEAD_TX] = db.session().get_transaction()
+    trace = trace_context.get()
+    request_id = trace.request_id if trace is not None else request_id_var.get()
+    if trace is not None and trace.client_request_id:
+        # Kept apart: a client-chosen id must not pass for (or collide with) the server's trace id.
+        details = {**(details or {}), "client_request_id": trace.client_request_id}
     row = {
         "seq": seq,
         "at": utcnow(),
@@ -148,7 +191,7 @@ def _append(session, actor: AuditActor, event, result, object_type, object_id, d
         "object_type": object_type,
         "object_id": None if object_id is None else str(object_id)[:120],
         "details": canonical_details(details),
-        "request_id": request_id_var.get(),
+        "request_id": request_id,
         "key_id": key.key_id,
         "prev_mac": prev_mac,
     }
@@ -191,15 +234,19 @@ def _problem(report: ChainReport, row: AuditLog | None, code: str, message: str)
     )
 
 
-def verify_chain(batch: int = 2000) -> ChainReport:
+def verify_chain(batch: int = 2000, progress: Callable[[int], None] | None = None) -> ChainReport:
     """Walk the whole chain: a changed row fails its MAC, a deleted one breaks the sequence and the link,
-    an inserted one fails its MAC (the key is needed to forge one), a cut tail disagrees with the head."""
+    an inserted one fails its MAC (the key is needed to forge one), a cut tail disagrees with the head.
+
+    `progress(checked)` is called after every `batch` rows (the background check records it)."""
     keys = get_platform().keys
     material: dict[str, bytes] = {}
     report = ChainReport()
     expected_seq, prev_mac = 1, ""
     for row in _rows(batch):
         report.checked += 1
+        if progress is not None and report.checked % batch == 0:
+            progress(report.checked)
         if row.seq != expected_seq:
             _problem(report, row, "SEQ_GAP", f"序号不连续：应为{expected_seq}，实际为{row.seq}（记录被删除或插入）")
         if row.prev_mac != prev_mac:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from integrations.crypto import CryptoError, SM2PublicKey, hmac_sm3, sm3_hex
 from models import AppUser, LoginAttempt, StaffSession, db, utcnow
 from processes import audit
+from processes import auth_throttle as throttle
 from processes.auth_integrity import alert, intact
 from processes.auth_passwords import check_password, hash_password, password_expired
 from processes.errors import Unauthorized, ValidationFailed
@@ -26,7 +27,15 @@ from processes.unit_of_work import transaction
 BAD_CREDENTIALS = "用户名或密码错误"
 TAMPERED = "账号数据完整性校验未通过（疑似被篡改），已禁止登录并告警，请联系安全管理员"
 TOUCH_EVERY = timedelta(seconds=30)  # write last_seen_at at most this often per session
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
+_dummy_hash: str | None = None
+
+
+def _dummy() -> str:
+    """A throwaway hash for unknown usernames, made on first use (never PBKDF2 work at import time)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = hash_password(secrets.token_hex(8))
+    return _dummy_hash
 
 
 class SignInRefused(Unauthorized):
@@ -73,9 +82,18 @@ def _refuse(settings: Any, user_id: int | None, username: str, step: str, reason
         audit.record("auth.login", result="fail", actor=actor, details={"step": step, "reason": reason})
         if locked:
             audit.record("auth.lockout", result="fail", actor=actor, details={"minutes": settings.LOGIN_LOCK_MINUTES})
-    if locked:
-        message = f"连续失败次数过多，账号已锁定{settings.LOGIN_LOCK_MINUTES}分钟"
-    raise SignInRefused("SIGN_IN_FAILED" if not locked else "ACCOUNT_LOCKED", message)
+    # A wrong password that locks the account answers like any other (the lock is shown only with the right
+    # password); after a second-factor failure the user has already proved the password.
+    if locked and step != "password":
+        raise SignInRefused("ACCOUNT_LOCKED", f"连续失败次数过多，账号已锁定{settings.LOGIN_LOCK_MINUTES}分钟")
+    raise SignInRefused("SIGN_IN_FAILED", message)
+
+
+def _throttled(settings: Any, username: str, limit: str) -> NoReturn:
+    audit.log("auth.login", result="denied", actor=_who(None, username), details={"reason": f"rate_{limit}"})
+    raise throttle.TooManySignIns(
+        "TOO_MANY_SIGN_INS", f"登录尝试过于频繁，请{max(1, settings.LOGIN_RATE_WINDOW_SECONDS // 60)}分钟后再试"
+    )
 
 
 def _lock_message(user: AppUser) -> str:
@@ -91,14 +109,22 @@ def _zone():
 
 def check_password_step(settings: Any, username: str, password: str) -> PendingLogin:
     """First factor: the password. Returns the pending sign-in for the second factor."""
-    username = (username or "").strip().lower()
+    username = (username or "").strip().lower()[:64]
+    ip = (audit.actor_context.get() or audit.SYSTEM_ACTOR).ip
+    limit = throttle.admit(settings, ip, username)
+    if limit is not None:  # before any hashing: a flood costs no PBKDF2 work
+        _throttled(settings, username, limit)
     user = db.session.execute(select(AppUser).where(AppUser.username == username)).scalar_one_or_none()
     if user is None or not user.active:
-        check_password(password or "", _DUMMY_HASH)  # same work as a real check: no username probing by timing
+        check_password(password or "", _dummy())  # same work as a real check: no username probing by timing
         _refuse(settings, None, username, "password", "unknown_or_inactive", BAD_CREDENTIALS)
+    password_ok = check_password(password or "", user.password_hash)
     if user.locked_until is not None and user.locked_until > utcnow():
-        _refuse(settings, user.id, username, "password", "locked", _lock_message(user))
-    if not check_password(password or "", user.password_hash):
+        # Only someone who knows the password learns that the account is locked.
+        _refuse(
+            settings, user.id, username, "password", "locked", _lock_message(user) if password_ok else BAD_CREDENTIALS
+        )
+    if not password_ok:
         _refuse(settings, user.id, username, "password", "bad_password", BAD_CREDENTIALS)
     if not intact(user):
         alert(user, "sign-in")
@@ -220,6 +246,11 @@ def verify_ukey(settings: Any, token: str | None, signature_hex: str) -> tuple[s
         ok = False
         if "ukey" in available_factors(settings, user):
             try:
+                from processes.users import ukey_fingerprint
+
+                # The registered fingerprint must be that of the key we verify with (both are sealed too).
+                if not hmac.compare_digest(ukey_fingerprint(user.ukey_public_key), user.ukey_fingerprint or ""):
+                    raise ValueError("UKey key does not match its registered fingerprint")
                 key = SM2PublicKey.from_pem(user.ukey_public_key)
                 ok = key.verify(bytes.fromhex(attempt.nonce), bytes.fromhex((signature_hex or "").strip()))
             except (CryptoError, ValueError):

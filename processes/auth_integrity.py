@@ -28,6 +28,7 @@ SEALED = (
     "must_change_password",
     "password_changed_at",
     "ukey_fingerprint",
+    "ukey_public_key",
 )
 alert_log = logging.getLogger("permitflow.security")
 

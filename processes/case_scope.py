@@ -118,7 +118,7 @@ def case_data(platform: Platform, instance: ProcessInstance) -> dict[str, Any]:
     """The case's latest data (from its snapshot)."""
     if not instance.snapshot:
         return {}
-    return platform.engine.data(platform.engine.load(instance.snapshot))
+    return platform.engine.data(platform.engine.load(instance.snapshot, instance.public_id))
 
 
 def ensure_scopes(platform: Platform, instance_ids: Iterable[int], since: datetime | None = None) -> int:

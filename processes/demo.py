@@ -34,6 +34,8 @@ DEMO_USERS = [
     ("sysadmin", "系统管理员", "sysadmin", None, None),
     ("secadmin", "安全管理员", "secadmin", None, None),
     ("auditadmin", "审计管理员", "auditadmin", None, None),
+    # A second analyst: publishing is four-eyes, one analyst approves what another submitted.
+    ("analyst02", "周敏（业务分析）", "analyst", None, None),
 ]
 
 

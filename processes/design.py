@@ -1,4 +1,7 @@
-"""Analyst workspace services: process versions, running counts per node, drafts, validate and publish."""
+"""Analyst workspace services: process versions, running counts per node, drafts and validation.
+
+Publishing is four-eyes: see processes.design_review (submit, then another analyst approves).
+"""
 
 from __future__ import annotations
 
@@ -11,16 +14,15 @@ from sqlalchemy import func, select
 
 from models import DiagramDraft, HumanTask, Incident, ProcessDefinition, ProcessInstance, ProcessTimer, db, utcnow
 from processes import audit
-from processes.deployment import DeployResult, deploy_sources, latest_definition, latest_versions, validate_source
+from processes.deployment import latest_definition, latest_versions, validate_source
 from processes.design_problems import PROBLEM_TITLES, explain
-from processes.errors import BadRequest, Conflict, DeploymentError, Forbidden, NotFound, ValidationFailed
+from processes.errors import BadRequest, Conflict, DeploymentError, Forbidden, NotFound
 from processes.platform import Platform
 from processes.unit_of_work import transaction
 
 KINDS = ("bpmn", "dmn")
 ACTIVE = ("running", "waiting", "error")  # instance statuses that still sit on a node
 MAX_SOURCE_CHARS = 1_000_000
-COMMENT_MAX = 500
 
 
 @dataclass
@@ -167,19 +169,22 @@ def node_counts(row: ProcessDefinition) -> dict[str, dict[str, int]]:
 # --- drafts -----------------------------------------------------------------------------------------------
 
 
+WORKING = ("open", "submitted")  # a draft still in the author's hands or awaiting review
+
+
 def drafts(author: str) -> list[DiagramDraft]:
-    """The author's open drafts, most recently changed first."""
+    """The author's open and submitted drafts, most recently changed first."""
     return list(
         db.session.execute(
             select(DiagramDraft)
-            .where(DiagramDraft.author == author, DiagramDraft.status == "open")
+            .where(DiagramDraft.author == author, DiagramDraft.status.in_(WORKING))
             .order_by(DiagramDraft.updated_at.desc())
         ).scalars()
     )
 
 
 def open_draft(kind: str, key: str, author: str) -> DiagramDraft:
-    """The author's open draft of a definition, started from its latest version when there is none."""
+    """The author's open (or submitted) draft of a definition, started from its latest version when there is none."""
     existing = _find_open(kind, key, author)
     if existing is not None:
         return existing
@@ -207,7 +212,7 @@ def _find_open(kind: str, key: str, author: str) -> DiagramDraft | None:
             DiagramDraft.kind == kind,
             DiagramDraft.key == key,
             DiagramDraft.author == author,
-            DiagramDraft.status == "open",
+            DiagramDraft.status.in_(WORKING),
         )
         .order_by(DiagramDraft.id.desc())
         .limit(1)
@@ -227,7 +232,7 @@ def get_draft(draft_id: int, author: str) -> DiagramDraft:
 def save_draft(draft_id: int, xml: str, author: str) -> DiagramDraft:
     """Store the modeler's current XML in the draft (well-formed XML only; full checks come with validate)."""
     draft = get_draft(draft_id, author)
-    _check_open(draft)
+    check_open(draft)
     _check_xml(xml)
     with transaction():
         draft.source_xml = xml
@@ -240,14 +245,17 @@ def save_draft(draft_id: int, xml: str, author: str) -> DiagramDraft:
 def discard_draft(draft_id: int, author: str) -> None:
     """Give up a draft; the record stays, marked discarded."""
     draft = get_draft(draft_id, author)
-    _check_open(draft)
+    check_open(draft)
     with transaction():
         draft.status = "discarded"
         draft.updated_at = utcnow()
         audit.record("process.draft_discard", object_type="diagram_draft", object_id=f"{draft.kind}:{draft.key}")
 
 
-def _check_open(draft: DiagramDraft) -> None:
+def check_open(draft: DiagramDraft) -> None:
+    """Conflict unless the draft is still open for editing."""
+    if draft.status == "submitted":
+        raise Conflict("DRAFT_SUBMITTED", "该草稿已提交发布审核，撤回提交后才能修改", {"status": draft.status})
     if draft.status != "open":
         raise Conflict("DRAFT_CLOSED", "该草稿已发布或已放弃", {"status": draft.status})
 
@@ -304,45 +312,6 @@ def validate_draft(platform: Platform, draft_id: int, author: str) -> Report:
     with transaction():
         draft.problems = len(report.problems)
     return report
-
-
-def publish_draft(platform: Platform, draft_id: int, comment: str, author: str) -> list[DeployResult]:
-    """Deploy a valid draft as a new version with a mandatory comment; new instances use it, running ones don't."""
-    comment = (comment or "").strip()
-    if not comment:
-        raise ValidationFailed(
-            "COMMENT_REQUIRED", "发布新版本必须填写变更说明", {"fields": {"comment": "请填写变更说明"}}
-        )
-    if len(comment) > COMMENT_MAX:
-        raise ValidationFailed("COMMENT_TOO_LONG", f"变更说明不能超过 {COMMENT_MAX} 个字", {"fields": {"comment": ""}})
-    draft = get_draft(draft_id, author)
-    _check_open(draft)
-    report = validate(platform, draft.kind, draft.key, draft.file_name, draft.source_xml)
-    if not report.ok:
-        raise DeploymentError(
-            "DEPLOYMENT_INVALID", f"草稿有{len(report.problems)}处问题，不能发布", {"problems": report.problems}
-        )
-    with transaction():
-        results = deploy_sources(platform, [(draft.file_name, draft.source_xml)], author, comment)
-        own = next(r for r in results if r.kind == draft.kind and r.key == draft.key)
-        if not own.created:
-            raise Conflict(
-                "NO_CHANGE", f"草稿与当前版本 v{own.version} 相同，没有可发布的变更", {"version": own.version}
-            )
-        draft.status = "published"
-        draft.published_definition_id = own.definition_id
-        draft.updated_at = utcnow()
-        audit.record(
-            "process.publish",
-            object_type="process_definition",
-            object_id=f"{own.kind}:{own.key}:v{own.version}",
-            details={
-                "comment": comment,
-                "versions": [f"{r.kind}:{r.key}:v{r.version}" for r in results if r.created],
-                "draft_id": draft.id,
-            },
-        )
-    return results
 
 
 def _check_kind(kind: str) -> None:

@@ -26,6 +26,7 @@ PROBLEM_TITLES = {
     "UNKNOWN_FORM": "表单不存在",
     "BAD_PROPERTY": "属性值无效",
     "BAD_CONDITION": "条件表达式有语法错误",
+    "UNSAFE_EXPRESSION": "表达式或脚本超出允许范围",
     "KEY_CHANGED": "主流程/决策文件标识被修改",
 }
 _XSD_UNEXPECTED = re.compile(r"Element '\{[^}]*\}(\w+)': This element is not expected")

@@ -104,9 +104,16 @@ def stream_rows(
     meta: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
     every: int = 5000,
+    tmpdir: str | None = None,
 ) -> int:
-    """Write rows to an .xlsx file in constant memory; progress(n) every `every` rows; returns the count."""
-    book = xlsxwriter.Workbook(path, {"constant_memory": True})
+    """Write rows to an .xlsx file in constant memory; progress(n) every `every` rows; returns the count.
+
+    `tmpdir` is where xlsxwriter keeps its row buffers while writing (default: the system's temp folder).
+    """
+    options: dict[str, Any] = {"constant_memory": True}
+    if tmpdir:
+        options["tmpdir"] = tmpdir
+    book = xlsxwriter.Workbook(path, options)
     fmt = _formats(book)
     sheet = book.add_worksheet("查询结果")
     sheet.write(0, 0, title, fmt["title"])

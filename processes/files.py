@@ -1,5 +1,6 @@
-"""Uploaded files (DESIGN-NOTES §3): binaries go to the SM3-keyed file store once; workflow data keeps
-only {id, sm3, size, mime}. A channel may reference only the files it uploaded itself."""
+"""Uploaded files (DESIGN-NOTES §3): binaries go to the SM3-keyed file store once, SM4-GCM-encrypted (the
+platform's key provider; handlers.sealed_files); workflow data keeps only {id, sm3, size, mime}. A channel
+may reference only the files it uploaded itself."""
 
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ def check_upload(content: bytes, mime: str, max_bytes: int) -> None:
 def upload_file(content: bytes, mime: str, actor: Actor, max_bytes: int) -> tuple[dict[str, Any], bool]:
     """Store the bytes (once, by SM3) and record the uploader; returns the reference and whether it is new."""
     check_upload(content, mime, max_bytes)
-    ref = PhotoStore(store_root()).put(content, mime)
+    from processes.platform import get_platform  # late: the platform module imports the services
+
+    ref = PhotoStore(store_root(), get_platform().keys).put(content, mime)  # SM4-GCM-encrypted at rest
     with transaction():
         row = db.session.execute(
             select(UploadedFile).where(UploadedFile.file_id == ref["id"], UploadedFile.uploaded_by == actor.name)

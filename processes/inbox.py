@@ -24,8 +24,10 @@ from processes.domain.photos import store_root
 from processes.domain.registration_rules import latest_photo
 from processes.errors import BadRequest, NotFound, ProcessError
 from processes.instances import history
+from processes.permissions import role_has
 from processes.platform import Platform
 from processes.roles import ROLES
+from processes.served_files import servable_mime
 from processes.stepping import Actor
 from processes.unit_of_work import transaction
 
@@ -37,6 +39,9 @@ NAME_KEYS = ("name", "holder_name", "applicant_name", "reporter_name", "recipien
 # Workflow variables that are plumbing, not case facts.
 HIDDEN_VARIABLES = ("store_root", "channel", "submitted_sms", "sms", "endorsed_sms", "reminder_sms", "dereg_sms")
 _ID_LIKE = re.compile(r"^\d{17}[\dXx]$")
+# Keys holding secrets (the change-request token binding an instance to its request): always masked.
+SECRET_WORDS = ("token", "secret", "password")
+SECRET_MASK = "******"
 
 
 class Unavailable(ProcessError):
@@ -155,8 +160,15 @@ def mask_value(key: str, value: Any) -> Any:
     return mask(value)
 
 
+def secret_key(key: str) -> bool:
+    """Variables holding secrets (a change request's instance token): never shown, not even unmasked."""
+    return any(word in key.lower() for word in SECRET_WORDS)
+
+
 def masked(data: Any, unmask: bool = False, key: str = "") -> Any:
-    """A copy of case data with identifiers masked (recursively), unless unmask."""
+    """A copy of case data with identifiers masked (recursively), unless unmask; secrets always masked."""
+    if secret_key(key):
+        return SECRET_MASK
     if isinstance(data, dict):
         return {k: masked(v, unmask, str(k)) for k, v in data.items()}
     if isinstance(data, list):
@@ -169,7 +181,11 @@ def masked(data: Any, unmask: bool = False, key: str = "") -> Any:
 
 def case_variables(data: dict[str, Any], unmask: bool) -> list[tuple[str, Any]]:
     """The case's variables for display, plumbing left out, identifiers masked."""
-    return [(k, masked(v, unmask, k)) for k, v in sorted(data.items()) if k not in HIDDEN_VARIABLES]
+    return [
+        (k, masked(v, unmask, k))
+        for k, v in sorted(data.items())
+        if k not in HIDDEN_VARIABLES and not secret_key(str(k))
+    ]
 
 
 def subject_id_number(data: dict[str, Any]) -> str | None:
@@ -177,8 +193,16 @@ def subject_id_number(data: dict[str, Any]) -> str | None:
     return case_scope.case_facts_subject(data)
 
 
+def may_unmask(actor: Actor) -> bool:
+    """True when one of the actor's roles grants person.unmask (only staff users can hold it)."""
+    return actor.kind == "user" and any(role_has(role, "person.unmask") for role in actor.roles)
+
+
 def task_detail(platform: Platform, task_id: int, actor: Actor, unmask: bool = False) -> dict[str, Any]:
-    """A task with its case: data (masked unless unmask), licences (A5), whether a photo exists (A4), history."""
+    """A task with its case: data masked unless unmask was asked for and the actor may (the service decides),
+    licences (A5), whether a photo exists (A4), history; `unmask_refused` tells the page it was not allowed."""
+    unmask_refused = unmask and not may_unmask(actor)
+    unmask = unmask and not unmask_refused
     task = tasks.get_task(task_id, actor)
     instance = db.session.get(ProcessInstance, task.instance_id)
     data = case_scope.case_data(platform, instance)
@@ -207,6 +231,7 @@ def task_detail(platform: Platform, task_id: int, actor: Actor, unmask: bool = F
         "four_eyes_blocked": excluded.get(actor.name),
         "delegates": delegates(task, actor),
         "unmasked": unmask,
+        "unmask_refused": unmask_refused,
     }
     audit.log(
         "person.unmask" if unmask else "case.view",
@@ -253,8 +278,9 @@ def latest_photo_of_case(platform: Platform, task_id: int, actor: Actor) -> tupl
         raise
     except Exception as exc:  # a missing or corrupt file is a 404 for the viewer, not a crash
         raise NotFound("PHOTO_FILE_MISSING", "照片文件不存在或已损坏") from exc
+    mime = servable_mime(photo.mime)  # never render anything but PNG/JPEG for staff
     audit.log("person.photo_view", object_type="task", object_id=str(task.id), details={"photo_id": photo.id})
-    return content, photo.mime
+    return content, mime
 
 
 def licence_document(platform: Platform, task_id: int, licence_no: str, actor: Actor):
@@ -275,8 +301,15 @@ def licence_document(platform: Platform, task_id: int, licence_no: str, actor: A
             document = platform.clients["elicence"].licence_file(licence_no, subject, business_key=task.business_key)
     except IntegrationError as exc:
         raise Unavailable("LICENCE_UNAVAILABLE", "电子证照库暂时无法提供该证照文件，请稍后重试") from exc
+    servable_mime(document.mime)  # the library's file is shown only if it is a PDF, PNG or JPEG
     audit.log("person.licence_view", object_type="task", object_id=str(task.id), details={"licence_no": licence_no})
     return document
+
+
+def licence_file(platform: Platform, task_id: int, licence_no: str, actor: Actor) -> tuple[bytes, str]:
+    """A5 for the viewer: the e-licence's bytes and normalized MIME type (PDF, PNG or JPEG only)."""
+    document = licence_document(platform, task_id, licence_no, actor)
+    return document.content, servable_mime(document.mime)
 
 
 def delegates(task: HumanTask, actor: Actor) -> list[tuple[str, str]]:

@@ -220,7 +220,7 @@ def _change_state(platform: Platform, public_id: str, actor: Actor, reason: str,
             raise Conflict("ALREADY_SUSPENDED", "流程实例已挂起")
         if kind == "resumed" and not instance.suspended:
             raise Conflict("NOT_SUSPENDED", "流程实例未挂起")
-        workflow = platform.engine.load(instance.snapshot)
+        workflow = platform.engine.load(instance.snapshot, instance.public_id)
         if kind == "cancelled":
             workflow.cancel()
             instance.status = "cancelled"
@@ -285,7 +285,7 @@ def send_message(
         instance = lock_instance(waiting[0].id)
         if instance.suspended:
             raise Conflict("INSTANCE_SUSPENDED", "流程实例已挂起")
-        workflow = platform.engine.load(instance.snapshot)
+        workflow = platform.engine.load(instance.snapshot, instance.public_id)
         if not platform.engine.deliver_message(workflow, name, payload):
             raise Conflict("MESSAGE_NOT_EXPECTED", "流程实例此刻不等待该消息")
         persist_step(

@@ -138,7 +138,7 @@ class _KeyCache:
 
 
 def scan(batch: int = 5000, tables: list[str] | None = None, limit_tampered: int = 10_000) -> ScanReport:
-    """Check every sealed row's MAC (over its key fields, ciphertexts and blind indexes). Read-only.
+    """Check every sealed row's MAC (over its id, key fields, ciphertexts and blind indexes). Read-only.
 
     No decryption is needed: the MAC covers the stored ciphertexts, so any change to one breaks it; the
     encryption key each ciphertext names must still be known.
@@ -186,7 +186,7 @@ def _scan_table(model: type, spec: Any, cache: _KeyCache, batch: int, report: Sc
                     reason = "mac_missing" if stored_mac is None else "mac_key_unknown"
                 else:
                     check = keyed.copy()  # the keyed state is computed once per key, not once per row
-                    check.update(message(row[2:]))
+                    check.update(message(row[2:], row[0]))  # the row id too: a MAC copied to another row fails
                     reason = None if hmac.compare_digest(check.hexdigest(), digest) else "mac_mismatch"
                 if reason is None and any(
                     row[p] is not None and not cache.known(ENC_PURPOSE, row[p]) for p in enc_positions

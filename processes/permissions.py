@@ -23,6 +23,7 @@ PERMISSIONS: dict[str, str] = {
     "user.manage": "用户管理",
     "security.manage": "安全配置",
     "data.change": "数据维护",
+    "change.view": "查看变更申请",
     "report.view": "查看报表",
     "report.export": "导出报表",
 }
@@ -31,11 +32,14 @@ _CASEWORK = {"inbox.view", "task.work", "case.view", "person.unmask"}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "clerk": frozenset(_CASEWORK),
-    "approver_l1": frozenset(_CASEWORK | {"approval.l1"}),
-    "approver_l2": frozenset(_CASEWORK | {"approval.l2"}),
+    # Approvers read the change requests they decide (change.view); submitting one needs data.change.
+    "approver_l1": frozenset(_CASEWORK | {"approval.l1", "change.view"}),
+    "approver_l2": frozenset(_CASEWORK | {"approval.l2", "change.view"}),
     "outbound_agent": frozenset(_CASEWORK),
+    # Analysts design and publish, but publishing is four-eyes (processes.design_review): an analyst approves
+    # only drafts someone else wrote and submitted, never their own.
     "analyst": frozenset({"process.view", "process.design", "process.publish", "report.view", "report.export"}),
-    "data_operator": frozenset({"ops.view", "ops.act", "process.view", "case.view", "data.change"}),
+    "data_operator": frozenset({"ops.view", "ops.act", "process.view", "case.view", "data.change", "change.view"}),
     # The three administrators never overlap: system running, accounts/security, audit.
     "sysadmin": frozenset({"ops.view", "ops.act", "process.view", "report.view"}),
     "secadmin": frozenset({"user.manage", "security.manage"}),

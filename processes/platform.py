@@ -28,7 +28,9 @@ from integrations.population import PopulationClient
 from integrations.postal import PostalClient
 from integrations.sms import SmsClient
 from models import ProcessDefinition, db
+from models.protection import set_key_provider_accessor
 from processes.engine.runtime import Engine
+from processes.engine.sealing import SnapshotSealer
 from processes.engine.serializer import SnapshotSerializer, SpecPair
 from processes.errors import NotFound
 from processes.forms import FormDefinition, load_forms
@@ -93,11 +95,11 @@ class Platform:
     ) -> None:
         self.settings = settings
         self.specs = SpecCache()
-        self.engine = Engine(self.specs.get)
+        self.keys: KeyManager = build_key_provider(settings)  # A9: every key, MAC and signature goes through it
+        self.engine = Engine(self.specs.get, SnapshotSealer(self.keys.symmetric_key))
         self.forms: dict[str, FormDefinition] = load_forms(forms_dir or BPMN_DIR / "forms")
         self.clients: dict[str, Any] = clients if clients is not None else build_clients(settings)
         self.jobs: Any = None  # a processes.jobs.runner.JobRunner, set by init_app
-        self.keys: KeyManager = build_key_provider(settings)  # A9: every key, MAC and signature goes through it
 
     def form(self, key: str) -> FormDefinition:
         """The form definition for a key."""
@@ -125,11 +127,17 @@ def init_app(app: Flask, settings: Settings, clients: dict[str, Any] | None = No
     from processes.sms import SmsOutbox  # here, not at the top: processes.sms imports this module
 
     platform = Platform(settings, clients)
+    set_key_provider_accessor(_current_key_provider)  # models.protection reaches the keys without Flask
     # The SMS outbox is a process-level client: operators queue messages in the step's own transaction.
     platform.clients.setdefault("sms_outbox", SmsOutbox(platform))
     app.extensions["permitflow"] = platform
     platform.jobs = make_runner(app, platform)
     return platform
+
+
+def _current_key_provider() -> Any:
+    # The current app's provider, as before: several apps in one process (tests) each keep their own keys.
+    return current_app.extensions["permitflow"].keys
 
 
 def get_platform(app: Flask | None = None) -> Platform:

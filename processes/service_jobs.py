@@ -99,9 +99,9 @@ def _run_service_task(
             with transaction():
                 finish_job(job_id, "done", _not_runnable(instance))
             return "skipped"
-        snapshot, version = instance.snapshot, instance.lock_version
+        snapshot, version, public_id = instance.snapshot, instance.lock_version, instance.public_id
         db.session.rollback()  # end the read: external I/O below runs outside any transaction, holding no lock
-        workflow = platform.engine.load(snapshot)
+        workflow = platform.engine.load(snapshot, public_id)
         task = platform.engine.task(workflow, payload["task_uuid"])
         if task is None or not task.has_state(TaskState.READY):
             with transaction():
@@ -121,7 +121,7 @@ def _run_service_task(
             return "skipped"
         if outcome is None or instance.lock_version != version:
             # Fresh state: a transactional operator always runs on it; an external result is applied to it.
-            workflow = platform.engine.load(instance.snapshot)
+            workflow = platform.engine.load(instance.snapshot, instance.public_id)
             task = platform.engine.task(workflow, payload["task_uuid"])
             if task is None or not task.has_state(TaskState.READY):
                 finish_job(job_id, "done", "task no longer ready")
@@ -370,7 +370,7 @@ def _fire_timer(
             job.available_at = utcnow() + timedelta(seconds=60)  # fire once resumed
             job.status = "pending"
             return "deferred"
-        workflow = platform.engine.load(instance.snapshot)
+        workflow = platform.engine.load(instance.snapshot, instance.public_id)
         finish_job(job_id, "done")
         persist_step(
             platform,

@@ -75,7 +75,7 @@ def persist_step(
     current = {w.task_uuid: w for w in waits}
     now = utcnow()
 
-    instance.snapshot = engine.dump(workflow, instance.definition_id)
+    instance.snapshot = engine.dump(workflow, instance.definition_id, instance.public_id)
     instance.waiting_on = [w.as_dict() for w in waits]
     instance.result = engine.public_data(workflow, meta.get("public_variables", []))
     instance.updated_at = now

@@ -163,7 +163,7 @@ def complete_task(platform: Platform, task_id: int, data: Any, actor: Actor) -> 
             raise Conflict("TASK_NOT_READY", "任务已被处理，不能重复提交", {"status": task.status})
         if instance.suspended:
             raise Conflict("INSTANCE_SUSPENDED", "流程实例已挂起，暂不能办理")
-        workflow = platform.engine.load(instance.snapshot)
+        workflow = platform.engine.load(instance.snapshot, instance.public_id)
         spiff_task = platform.engine.task(workflow, task.task_uuid)
         if spiff_task is None or not spiff_task.has_state(TaskState.READY):
             raise Conflict("TASK_NOT_READY", "任务在流程中已不可办理")

@@ -17,6 +17,8 @@ from models.integration import IntegrationCall
 from processes.errors import Conflict
 
 log = logging.getLogger(__name__)
+# PostgreSQL: serialization failure, deadlock detected, lock not available (lock_timeout / NOWAIT).
+BUSY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 
 _pending_calls: contextvars.ContextVar[list[CallRecord] | None] = contextvars.ContextVar("pending_calls", default=None)
 _after_commit: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
@@ -109,7 +111,7 @@ def transaction() -> Iterator[Session]:
         raise Conflict("DUPLICATE", "记录已存在或与现有数据冲突", {"constraint": _constraint(exc)}) from exc
     except OperationalError as exc:
         session.rollback()
-        if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
+        if getattr(exc.orig, "sqlstate", None) in BUSY_SQLSTATES or "locked" in str(exc).lower():
             raise Conflict("BUSY", "系统繁忙，请稍后重试") from exc
         raise
     except BaseException:

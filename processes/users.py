@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import func, or_, select
 
 from integrations.crypto import CryptoError, sm3_hex
 from models import AppUser, StaffSession, db, utcnow
 from processes import audit
-from processes.auth_integrity import intact, seal
+from processes.auth_integrity import alert_log, intact, seal
 from processes.auth_passwords import check_password, check_policy, generate_password, hash_password, set_password
-from processes.errors import Conflict, NotFound, ValidationFailed
+from processes.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from processes.roles import ADMIN_ROLES, ROLES
 from processes.ukey_keys import public_key_from
 from processes.unit_of_work import transaction
@@ -62,6 +62,40 @@ def _separation(
             f"该人员已通过账号 {clash[0]} 担任其他管理员角色，三员角色不能兼任",
             {"other_account": clash[0]},
         )
+
+
+CLI_ONLY = (
+    "三员管理员（系统、安全、审计管理员）账号的创建、修改、重置密码和登记UKey不能由一名安全管理员单独在页面办理，"
+    "请由运维人员在服务器上使用 permitflow users 命令办理"
+)
+
+
+def _admin_page_rules(by: int | None, user: AppUser | None, role: str | None, action: str) -> None:
+    """Rules for the security administrator's pages (`by` = the acting account; None = the operator's CLI).
+
+    One security administrator alone could otherwise take over another administrator account (reset its
+    password, register their own UKey, give a new account an administrator role): such changes go through the
+    CLI on the server. Nobody changes their own account through these pages.
+    """
+    if by is None:
+        return
+    target = user.username if user is not None and user.id is not None else None
+    if user is not None and user.id == by:
+        raise Forbidden(
+            "OWN_ACCOUNT", "不能在账号管理页面修改自己的账号（修改密码请使用“修改密码”页面）", {"action": action}
+        )
+    if (user is not None and user.role in ADMIN_ROLES) or role in ADMIN_ROLES:
+        alert_log.warning("admin account change refused on the admin pages: %s on %s", action, target or role)
+        raise Forbidden(
+            "ADMIN_ACCOUNT_CLI_ONLY",
+            CLI_ONLY,
+            {"action": action, "target": target, "role": role, "alert": "auditadmin"},
+        )
+
+
+def _flag(user: AppUser) -> dict[str, str]:
+    """Audit details that flag a change of an administrator account for the audit administrator."""
+    return {"alert": "auditadmin"} if user.role in ADMIN_ROLES else {}
 
 
 def _check_fields(data: dict[str, Any], creating: bool) -> dict[str, Any]:
@@ -162,9 +196,10 @@ def get_user_by_name(username: str) -> AppUser:
     return user
 
 
-def create_user(settings: Any, data: dict[str, Any]) -> tuple[AppUser, str]:
-    """Create an account with a generated initial password it must change at first sign-in."""
+def create_user(settings: Any, data: dict[str, Any], *, by: int | None) -> tuple[AppUser, str]:
+    """Create an account with a generated initial password it must change at first sign-in (`by`: see above)."""
     clean = _check_fields(data, creating=True)
+    _admin_page_rules(by, None, clean["role"], "create")
     initial = generate_password(settings)
     with transaction():
         if db.session.execute(select(AppUser.id).where(AppUser.username == clean["username"])).first():
@@ -180,19 +215,39 @@ def create_user(settings: Any, data: dict[str, Any]) -> tuple[AppUser, str]:
             "user.create",
             object_type="user",
             object_id=user.username,
-            details={"role": user.role, "district": user.district, "service_point": user.service_point},
+            details={
+                "role": user.role,
+                "district": user.district,
+                "service_point": user.service_point,
+                **_flag(user),
+            },
         )
     return user, initial
 
 
-def update_user(user_id: int, data: dict[str, Any]) -> AppUser:
-    """Change an account's name, role, scope, mobile or active flag."""
+def update_user(user_id: int, data: dict[str, Any], *, by: int | None) -> AppUser:
+    """Change an account's name, role, scope, mobile or active flag (`by`: see _admin_page_rules)."""
     clean = _check_fields(data, creating=False)
     active = str(data.get("active", "1")) not in ("0", "false", "", "None")
     with transaction():
         user = get_user(user_id)
-        was_intact = intact(user)
-        _separation(user, clean["role"], clean["mobile"], user.ukey_fingerprint, trust_role=was_intact)
+        if not intact(user):
+            username = user.username
+            tampered = True
+        else:
+            tampered = False
+    if tampered:
+        # Saving would re-seal whatever was written behind the application's back: refuse; the operator
+        # reviews the row and re-seals it on the server (`permitflow users reseal`).
+        _refuse_tampered(username, "user.update")
+    with transaction():
+        user = get_user(user_id)
+        if not intact(user):  # changed between the two reads
+            _refuse_tampered(user.username, "user.update")
+        unchanged = all(getattr(user, k) == clean[k] for k in clean)
+        if not (unchanged and user.active and not active):  # disabling an account takes no second person
+            _admin_page_rules(by, user, clean["role"], "update")
+        _separation(user, clean["role"], clean["mobile"], user.ukey_fingerprint)
         before = {k: getattr(user, k) for k in ("display_name", "role", "mobile", "district", "service_point")}
         before["active"] = user.active
         for key in ("display_name", "role", "mobile", "district", "service_point"):
@@ -209,34 +264,62 @@ def update_user(user_id: int, data: dict[str, Any]) -> AppUser:
             "user.update",
             object_type="user",
             object_id=user.username,
-            details={"changed": changed, **({} if was_intact else {"resealed_after_tampering": True})},
+            details={"changed": changed, **_flag(user)},
         )
     return user
 
 
-def reset_password(settings: Any, user_id: int) -> tuple[AppUser, str]:
+def _refuse_tampered(username: str, event: str) -> NoReturn:
+    """Alert, audit (committed on its own) and refuse a change to an account whose seal does not match."""
+    alert_log.critical("INTEGRITY ALERT: app_user %s failed its seal check at %s", username, event)
+    audit.log(event, result="fail", object_type="user", object_id=username, details={"reason": "integrity"})
+    raise Conflict(
+        "RECORD_TAMPERED",
+        "该账号数据完整性校验未通过（疑似被篡改），不能在此修改；请由运维人员在服务器上核查后重新封存",
+    )
+
+
+def reseal(user_id: int) -> AppUser:
+    """Operator only (CLI): accept an account's current sign-in data as reviewed and seal it again."""
+    with transaction():
+        user = get_user(user_id)
+        was_intact = intact(user)
+        seal(user)
+        audit.record(
+            "user.reseal",
+            object_type="user",
+            object_id=user.username,
+            details={"was_intact": was_intact, "role": user.role, "alert": "auditadmin"},
+        )
+    return user
+
+
+def reset_password(settings: Any, user_id: int, *, by: int | None) -> tuple[AppUser, str]:
     """A new generated password the user must change; unlocks the account and ends its sessions."""
     initial = generate_password(settings)
     with transaction():
         user = get_user(user_id)
+        _admin_page_rules(by, user, None, "reset_password")
         set_password(settings, user, initial, must_change=True)
         user.failed_logins, user.locked_until = 0, None
         seal(user)
         _end_sessions(user.id, "admin")
-        audit.record("user.reset_password", object_type="user", object_id=user.username)
+        audit.record("user.reset_password", object_type="user", object_id=user.username, details=_flag(user))
     return user, initial
 
 
-def unlock(user_id: int) -> AppUser:
-    """Lift a lockout now."""
+def unlock(user_id: int, *, by: int | None) -> AppUser:
+    """Lift a lockout now (also of an administrator account: that hands nobody its credentials)."""
     with transaction():
         user = get_user(user_id)
+        if by is not None and user.id == by:
+            _admin_page_rules(by, user, None, "unlock")
         user.failed_logins, user.locked_until = 0, None
-        audit.record("user.unlock", object_type="user", object_id=user.username)
+        audit.record("user.unlock", object_type="user", object_id=user.username, details=_flag(user))
     return user
 
 
-def register_ukey(user_id: int, pem: str) -> AppUser:
+def register_ukey(user_id: int, pem: str, *, by: int | None) -> AppUser:
     """Register (or replace) the SM2 public key of an account's UKey (PEM public key or certificate key)."""
     pem = (pem or "").strip()
     try:
@@ -249,11 +332,17 @@ def register_ukey(user_id: int, pem: str) -> AppUser:
         ) from exc
     with transaction():
         user = get_user(user_id)
+        _admin_page_rules(by, user, None, "register_ukey")
         _separation(user, user.role, user.mobile, fingerprint)
         user.ukey_public_key = public_key_from(pem).to_pem().decode()  # a certificate is kept as its key
         user.ukey_fingerprint = fingerprint
         seal(user)
-        audit.record("user.register_ukey", object_type="user", object_id=user.username, details={"key": fingerprint})
+        audit.record(
+            "user.register_ukey",
+            object_type="user",
+            object_id=user.username,
+            details={"key": fingerprint, **_flag(user)},
+        )
     return user
 
 

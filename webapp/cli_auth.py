@@ -103,9 +103,9 @@ def users_create(
                 "district": district,
                 "service_point": service_point,
             }
-            user, initial = create_user(get_platform(app).settings, data)
+            user, initial = create_user(get_platform(app).settings, data, by=None)
             if ukey_public_key is not None:
-                register_ukey(user.id, ukey_public_key.read_text())
+                register_ukey(user.id, ukey_public_key.read_text(), by=None)
         except ProcessError as exc:
             raise click.ClickException(f"{exc.message} {exc.details or ''}") from exc
         finally:
@@ -123,10 +123,72 @@ def users_unlock(username: str) -> None:
 
     with _app().app_context():
         try:
-            unlock(get_user_by_name(username).id)
+            unlock(get_user_by_name(username).id, by=None)
         except NotFound as exc:
             raise click.ClickException(f"no user {username}") from exc
     click.echo(f"unlocked {username}")
+
+
+@users_cli.command("reset-password")
+@click.argument("username")
+def users_reset_password(username: str) -> None:
+    """A new one-time password (administrator accounts are reset here, not on the admin pages)."""
+    from processes.errors import NotFound
+    from processes.platform import get_platform
+    from processes.users import get_user_by_name, reset_password
+
+    def action():
+        return reset_password(get_platform().settings, _user_id(get_user_by_name, NotFound, username), by=None)
+
+    _user, initial = _as_operator(action)
+    click.echo(f"reset {username}; new password (shown once, must be changed at sign-in): {initial}")
+
+
+@users_cli.command("register-ukey")
+@click.argument("username")
+@click.argument("public_key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def users_register_ukey(username: str, public_key: Path) -> None:
+    """Register (or replace) the UKey public key (PEM key or certificate) of an account."""
+    from processes.errors import NotFound
+    from processes.users import get_user_by_name, register_ukey
+
+    pem = public_key.read_text()
+    _as_operator(lambda: register_ukey(_user_id(get_user_by_name, NotFound, username), pem, by=None))
+    click.echo(f"registered the UKey of {username}")
+
+
+@users_cli.command("reseal")
+@click.argument("username")
+def users_reseal(username: str) -> None:
+    """Seal an account again after its data was reviewed (a failed seal check, or an upgrade of the seal)."""
+    from processes.errors import NotFound
+    from processes.users import get_user_by_name, reseal
+
+    _as_operator(lambda: reseal(_user_id(get_user_by_name, NotFound, username)))
+    click.echo(f"resealed {username}")
+
+
+def _user_id(get_user_by_name, not_found, username: str) -> int:
+    try:
+        return get_user_by_name(username).id
+    except not_found as exc:
+        raise click.ClickException(f"no user {username}") from exc
+
+
+def _as_operator(action):
+    """Run a service call on the server as the operator ("cli" in the audit log); service errors exit 1."""
+    from processes import audit
+    from processes.errors import ProcessError
+    from webapp.cli import _app
+
+    with _app().app_context():
+        token = audit.actor_context.set(audit.AuditActor(username="cli"))
+        try:
+            return action()
+        except ProcessError as exc:
+            raise click.ClickException(f"{exc.message} {exc.details or ''}") from exc
+        finally:
+            audit.actor_context.reset(token)
 
 
 def register(main: click.Group) -> None:

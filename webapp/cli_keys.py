@@ -47,10 +47,12 @@ def keys_rotate(purposes: tuple[str, ...], batch: int | None) -> None:
     app = _app()
     with app.app_context():
         size = batch or app.config["PERMITFLOW_SETTINGS"].KEY_ROTATE_BATCH
-        new_ids, results = rotate_keys(list(purposes or DATA_PURPOSES), batch=size)
+        chosen = list(purposes or DATA_PURPOSES)
+        new_ids, results = rotate_keys(chosen, batch=size)
+        snapshots = _reseal_snapshots(app, size) if "field-enc" in chosen else None
     for purpose, key_id in new_ids.items():
         click.echo(f"{purpose}: new current key {key_id}")
-    _report(results)
+    _report(results, snapshots)
 
 
 @keys.command("reprotect")
@@ -61,12 +63,26 @@ def keys_reprotect(batch: int | None) -> None:
 
     app = _app()
     with app.app_context():
-        results = reprotect(batch=batch or app.config["PERMITFLOW_SETTINGS"].KEY_ROTATE_BATCH)
-    _report(results)
+        size = batch or app.config["PERMITFLOW_SETTINGS"].KEY_ROTATE_BATCH
+        results = reprotect(batch=size)
+        snapshots = _reseal_snapshots(app, size)
+    _report(results, snapshots)
 
 
-def _report(results) -> None:
+def _reseal_snapshots(app, size: int):
+    from processes.platform import get_platform
+    from processes.snapshots import reseal_snapshots
+
+    return reseal_snapshots(get_platform(app), batch=size)
+
+
+def _report(results, snapshots=None) -> None:
     refused = 0
+    if snapshots is not None:  # workflow snapshots (process_instance): sealed with the field-enc key
+        click.echo(f"process_instance.snapshot: {snapshots.scanned} scanned, {snapshots.resealed} re-sealed")
+        if snapshots.refused:
+            refused += snapshots.refused
+            click.echo(f"  {snapshots.refused} snapshots do not open (tampered or key gone): not re-sealed", err=True)
     for r in results:
         click.echo(f"{r.table}: {r.scanned} rows scanned, {r.rewritten} re-protected, {r.stale_left} left on old keys")
         for row_id, reason in r.tampered:

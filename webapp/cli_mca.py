@@ -85,6 +85,7 @@ def server_key_command(out: Path | None) -> None:
 @click.option("--days", type=int, default=None, help="Retention in days (default MCA_AUDIT_RETENTION_DAYS, ≥ 180).")
 def purge_audit_command(days: int | None) -> None:
     """Delete call-audit rows older than the retention; refuses anything below 180 days."""
+    from processes.errors import ProcessError
     from processes.mca.audit import MIN_RETENTION_DAYS, purge
 
     app = _app()
@@ -92,8 +93,25 @@ def purge_audit_command(days: int | None) -> None:
     if retention < MIN_RETENTION_DAYS:
         raise click.ClickException(f"retention must be at least {MIN_RETENTION_DAYS} days (MLPS level 3)")
     with app.app_context():
-        removed = purge(retention)
+        try:
+            removed = purge(retention)
+        except ProcessError as exc:
+            raise click.ClickException(f"{exc.code}: {exc.message}") from exc
     click.echo(f"removed {removed} MCA audit rows older than {retention} days")
+
+
+@mca.command("verify-audit")
+def verify_audit_command() -> None:
+    """Check the call audit's MAC chain: changed, deleted or inserted rows; exit 1 when any is found."""
+    from processes.mca.audit import verify
+
+    with _app().app_context():
+        report = verify()
+    for problem in report.problems:
+        click.echo(f"{problem['code']}: seq={problem['seq']} id={problem['id']} {problem['message']}")
+    verdict = "OK" if report.ok else "BROKEN"
+    click.echo(f"checked {report.checked} MCA audit rows from seq {report.start_seq}: {verdict}")
+    sys.exit(0 if report.ok else 1)
 
 
 @click.command("mca-client")
@@ -101,9 +119,14 @@ def purge_audit_command(days: int | None) -> None:
 @click.option("--data", "data_file", required=True, type=click.File("rb"), help="Request JSON file ('-': stdin).")
 @click.option("--app-id", envvar="MCA_APP_ID", required=True, help="Registered app id (env MCA_APP_ID).")
 @click.option("--key", "key_file", envvar="MCA_APP_KEY", required=True, type=_KEY_PATH, help="App SM2 private key PEM.")
-@click.option("--server-pub", type=_KEY_PATH, default=None, help="Pin the server's SM2 public key (PEM).")
+@click.option("--server-pub", type=_KEY_PATH, default=None, help="The server's pinned SM2 public key (PEM).")
+@click.option(
+    "--trust-on-first-use", "tofu", is_flag=True, help="No --server-pub: trust the key GET /server-key returns."
+)
 @click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="PermitFlow base URL.")
-def mca_client(interface: str, data_file, app_id: str, key_file: Path, server_pub: Path | None, url: str) -> None:
+def mca_client(
+    interface: str, data_file, app_id: str, key_file: Path, server_pub: Path | None, tofu: bool, url: str
+) -> None:
     """Call an MCA 3.0 interface with the envelope; prints the verified, decrypted answer as JSON.
 
     Exit 0 when the result code is OK, 1 for a refusal or business error, 2 when the answer cannot be trusted.
@@ -114,7 +137,11 @@ def mca_client(interface: str, data_file, app_id: str, key_file: Path, server_pu
         data = json.loads(data_file.read() or b"{}")
     except ValueError as exc:
         raise click.ClickException(f"--data is not JSON: {exc}") from exc
-    client = McaV3Client(url, app_id, key_file.read_bytes(), server_pub.read_bytes() if server_pub else None)
+    if server_pub is None and not tofu:
+        raise click.UsageError("--server-pub SERVER.pem is required (or --trust-on-first-use, not recommended)")
+    client = McaV3Client(
+        url, app_id, key_file.read_bytes(), server_pub.read_bytes() if server_pub else None, trust_on_first_use=tofu
+    )
     try:
         response = client.call(interface, data)
     except McaClientError as exc:

@@ -39,6 +39,25 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
     return render_template("error.html", status=status, **body), status
 
 
+def audit_denial(code: str, details: dict | None = None) -> None:
+    """Audit a refused request (HTTP 403) once: whoever refuses first records it, later layers see the mark."""
+    if g.get("denial_audited"):
+        return
+    g.denial_audited = True
+    from processes import audit
+
+    try:
+        audit.log(
+            "access.denied",
+            result="denied",
+            object_type="path",
+            object_id=request.path,
+            details={"code": code, "method": request.method, "endpoint": request.endpoint, **(details or {})},
+        )
+    except Exception:  # the refusal itself must still reach the user; the failure is logged for operators
+        log.exception("could not audit a refused request to %s", request.path)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers on the app."""
 
@@ -46,12 +65,16 @@ def register_error_handlers(app: Flask) -> None:
     def _process_error(exc: ProcessError):
         if exc.status >= 500:
             log.error("engine error %s: %s", exc.code, exc.message)
+        if exc.status == 403:
+            audit_denial(exc.code, {"message": exc.message, **exc.details})
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         status = exc.code or 500
         code, message = _HTTP_CODES.get(status, ("HTTP_ERROR", exc.description or "请求失败"))
+        if status == 403:
+            audit_denial(code)
         return error_response(status, code, message)
 
     @app.errorhandler(Exception)

@@ -86,7 +86,10 @@ def _read_rows(content: bytes, max_rows: int) -> list[tuple[int, tuple[Any, ...]
     except Exception as exc:  # openpyxl raises many types for a file that is not a workbook
         raise ValidationFailed("DEATH_LIST_NOT_EXCEL", "文件不是有效的Excel（.xlsx）文件，请使用下载的模板") from exc
     try:
-        rows = book.worksheets[0].iter_rows(values_only=True)
+        # Every physical row counts, blank ones too, and reading stops one row past the limit: a sheet
+        # padded with a million empty (or formatted) rows is refused without walking through them.
+        limit = max_rows + 1  # the header row, then at most max_rows rows
+        rows = book.worksheets[0].iter_rows(max_row=limit + 1, max_col=len(HEADERS), values_only=True)
         header = tuple(_cell_text(v) for v in (next(rows, None) or ())[: len(HEADERS)])
         if header[:3] != HEADERS[:3]:
             raise ValidationFailed(
@@ -94,11 +97,11 @@ def _read_rows(content: bytes, max_rows: int) -> list[tuple[int, tuple[Any, ...]
             )
         found = []
         for number, values in enumerate(rows, start=2):
+            if number > limit:
+                raise ValidationFailed("DEATH_LIST_TOO_LARGE", f"一个文件最多{max_rows}行（含空行），请分批导入")
             cells = tuple(values[:4]) + (None,) * (4 - len(values[:4]))
             if all(_cell_text(v) == "" for v in cells):
                 continue
-            if len(found) >= max_rows:
-                raise ValidationFailed("DEATH_LIST_TOO_LARGE", f"一个文件最多{max_rows}行，请分批导入")
             found.append((number, cells))
     finally:
         book.close()

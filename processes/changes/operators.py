@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from handlers.registry import HandlerError, operator
 from integrations.crypto import sm3_hex
-from models import ProcessEvent, db, utcnow
+from models import ProcessEvent, ProcessInstance, db, utcnow
 from models.changes import ChangeRequest
 from processes.changes.registry import get_type
 
@@ -38,6 +38,38 @@ def release(row: ChangeRequest) -> None:
         hook(row.fields, row.status)
 
 
+def verified_approvers(row: ChangeRequest) -> list[str]:
+    """The approvers of levels 1..row.levels, checked against the request's own process history.
+
+    The diagram alone is not trusted (a forged or mis-published diagram could call change.apply directly):
+    each required level's latest decision must be "approve", by a different person at each level, none of
+    them the submitter. HandlerError (permanent: the request fails, nothing is applied) otherwise.
+    """
+    from processes.approvals import decision_history  # here: approvals imports the platform, which imports us
+    from processes.platform import get_platform
+
+    instance = db.session.get(ProcessInstance, row.instance_id) if row.instance_id else None
+    if instance is None or instance.process_key != "change_request":
+        raise HandlerError("CHANGE_NOT_APPROVED", f"变更申请 {row.number} 没有审批记录，不能执行")
+    latest: dict[int, dict[str, Any]] = {}
+    for step in decision_history(get_platform(), instance):
+        if step["level"] >= 1:
+            latest[step["level"]] = step
+    submitters = {row.submitted_by, instance.started_by}
+    approvers: list[str] = []
+    for level in range(1, row.levels + 1):
+        step = latest.get(level)
+        if step is None or step["decision"] != "approve":
+            raise HandlerError("CHANGE_NOT_APPROVED", f"变更申请 {row.number} 缺少第{level}级审批通过记录，不能执行")
+        if step["actor"] in submitters or step["actor"] in approvers:
+            raise HandlerError(
+                "FOUR_EYES",
+                f"变更申请 {row.number} 的第{level}级审批人 {step['actor']} 是提交人或已在其他级审批，不能执行",
+            )
+        approvers.append(step["actor"])
+    return approvers
+
+
 def _deciders(row: ChangeRequest) -> str | None:
     """Who completed the approval steps, in order (from the instance's append-only history)."""
     if row.instance_id is None:
@@ -61,6 +93,7 @@ def apply_change(*, request_id: int, token: str, comment: str = "") -> dict[str,
     change_type = get_type(row.change_type)
     if change_type is None:
         raise HandlerError("CHANGE_TYPE_UNKNOWN", f"变更类型 {row.change_type} 未注册")
+    approvers = verified_approvers(row)
     after = change_type.apply(row.fields, row.before, row.number)
     push = after.pop("push", None)  # external effects the diagram performs after the commit (e-licence push)
     row.after = after
@@ -71,7 +104,7 @@ def apply_change(*, request_id: int, token: str, comment: str = "") -> dict[str,
         "change.apply",
         object_type="change_request",
         object_id=row.number,
-        details={"type": row.change_type, "target": row.target, "fields": sorted(after), "approved_by": row.decided_by},
+        details={"type": row.change_type, "target": row.target, "fields": sorted(after), "approved_by": approvers},
     )
     return {"number": row.number, "status": "applied", "push": push}
 

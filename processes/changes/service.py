@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, false, func, select
 
 from handlers.registry import HandlerError
+from integrations.crypto import sm3_hex
 from models import ProcessInstance, db
 from models.changes import ChangeRequest
-from processes import audit
+from models.domain import ResidenceRegistration
+from processes import audit, case_scope
 from processes.changes.operators import release, token_digest
 from processes.changes.registry import ChangeType, get_type, types_for_role, value_label
-from processes.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from processes.files import file_reference
+from processes.errors import Conflict, Forbidden, NotFound, ProcessError, ValidationFailed
+from processes.files import check_upload, file_reference, upload_file
 from processes.instances import cancel_instance, start_instance
+from processes.permissions import permissions_for
 from processes.platform import Platform
 from processes.stepping import Actor
 from processes.unit_of_work import transaction
 
 PROCESS_KEY = "change_request"
+VIEW_PERMISSION = "change.view"
 MAX_REASON = 500
 MAX_ATTACHMENTS = 10
 STATUS_LABELS = {
@@ -153,6 +157,78 @@ def submit(
     return row
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file sent with a change-request form, not stored yet."""
+
+    content: bytes
+    mime: str
+
+
+def submit_with_uploads(
+    platform: Platform,
+    actor: Actor,
+    type_code: str,
+    data: dict[str, Any],
+    reason: Any,
+    files: dict[str, Upload],
+    attachments: list[Upload],
+) -> ChangeRequest:
+    """Submit a form with uploaded files: everything is checked before any file is stored, so a refused request
+    leaves no file behind (the store is content-addressed and shared, so files are never deleted afterwards)."""
+    change_type = _type_for(actor, type_code)
+    _precheck(platform, actor, change_type, data, reason, files, attachments)
+    max_bytes = platform.settings.API_MAX_BODY_BYTES
+    stored = {name: upload_file(u.content, u.mime, actor, max_bytes)[0]["id"] for name, u in files.items()}
+    attachment_ids = [upload_file(u.content, u.mime, actor, max_bytes)[0]["id"] for u in attachments]
+    return submit(platform, actor, type_code, {**data, **stored}, reason, attachment_ids)
+
+
+def _precheck(
+    platform: Platform,
+    actor: Actor,
+    change_type: ChangeType,
+    data: dict[str, Any],
+    reason: Any,
+    files: dict[str, Upload],
+    attachments: list[Upload],
+) -> None:
+    """The submit checks, with each uploaded file standing in by its digest (ValidationFailed as submit would)."""
+    errors: dict[str, str] = {}
+    max_bytes = platform.settings.API_MAX_BODY_BYTES
+    for name, upload in files.items():
+        try:
+            check_upload(upload.content, upload.mime, max_bytes)
+        except ProcessError as exc:
+            errors[name] = exc.message
+    if len(attachments) > MAX_ATTACHMENTS:
+        errors["attachments"] = f"最多{MAX_ATTACHMENTS}个附件"
+    for upload in attachments:
+        try:
+            check_upload(upload.content, upload.mime, max_bytes)
+        except ProcessError as exc:
+            errors["attachments"] = exc.message
+    form = replace(change_type.form, fields=tuple(f for f in change_type.form.fields if f.name not in files))
+    fields: dict[str, Any] = {}
+    try:
+        fields = form.validate({k: v for k, v in data.items() if k not in files}, actor)
+    except ValidationFailed as exc:
+        errors.update(exc.details.get("fields", {}))
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text or len(text) > MAX_REASON:
+        errors["reason"] = f"请填写变更原因（不超过{MAX_REASON}字）"
+    if errors:
+        raise ValidationFailed("FORM_INVALID", "表单填写有误，请按提示修改", {"fields": errors})
+    for name, upload in files.items():
+        digest = sm3_hex(upload.content)
+        fields[name] = {"id": digest[:16], "sm3": digest, "size": len(upload.content), "mime": upload.mime}
+    with transaction():  # read-only: the identity check and before-values, as submit will redo them
+        try:
+            change_type.prepare(fields)
+        except HandlerError as exc:
+            raise ValidationFailed(exc.code, exc.message, {"fields": {}, **exc.details}) from exc
+
+
 def get_request(number: str) -> ChangeRequest:
     """A change request by number, or NotFound."""
     row = db.session.execute(select(ChangeRequest).where(ChangeRequest.number == number)).scalar_one_or_none()
@@ -194,7 +270,31 @@ class RequestPage:
         return max(1, -(-self.total // self.per_page))
 
 
+def _require_view(actor: Actor) -> None:
+    """Only staff whose role grants change.view (data operators, approvers) read change requests."""
+    if actor.kind != "user" or not any(VIEW_PERMISSION in permissions_for(role) for role in actor.roles):
+        raise Forbidden("CHANGE_VIEW_DENIED", "您没有查看变更申请的权限")
+
+
+def _scope(actor: Actor):
+    """A WHERE clause limiting requests to the district-scoped actor's district (by the subject's active
+    registration), or None for roles that see every district. A request without a subject is in no district."""
+    if not case_scope.is_scoped(actor):
+        return None
+    district = actor.extra["district"]
+    if not district:
+        return false()
+    return exists(
+        select(ResidenceRegistration.id).where(
+            ResidenceRegistration.person_id == ChangeRequest.person_id,
+            ResidenceRegistration.district == district,
+            ResidenceRegistration.status == "active",
+        )
+    )
+
+
 def list_requests(
+    actor: Actor,
     *,
     status: str | None = None,
     change_type: str | None = None,
@@ -203,8 +303,12 @@ def list_requests(
     page: int = 1,
     per_page: int = 20,
 ) -> RequestPage:
-    """Change requests, newest first, filtered."""
+    """Change requests the actor may see (permission, district scope), newest first, filtered."""
+    _require_view(actor)
     query = select(ChangeRequest)
+    scope = _scope(actor)
+    if scope is not None:
+        query = query.where(scope)
     if status:
         query = query.where(ChangeRequest.status == status)
     if change_type:
@@ -220,9 +324,19 @@ def list_requests(
     return RequestPage(list(rows), total, page, per_page)
 
 
-def request_detail(number: str) -> dict[str, Any]:
-    """A change request with its type, values before / requested / after, and its process."""
+def request_detail(actor: Actor, number: str) -> dict[str, Any]:
+    """A change request the actor may see, with its type, values before / requested / after, and its process.
+
+    Outside the actor's district scope it does not exist for them (NotFound, as for an unknown number).
+    """
+    _require_view(actor)
     row = get_request(number)
+    scope = _scope(actor)
+    if (
+        scope is not None
+        and not db.session.execute(select(ChangeRequest.id).where(ChangeRequest.id == row.id, scope)).first()
+    ):
+        raise NotFound("CHANGE_NOT_FOUND", "变更申请不存在", {"number": number})
     change_type = get_type(row.change_type)
     instance = db.session.get(ProcessInstance, row.instance_id) if row.instance_id else None
     fields = row.fields

@@ -105,7 +105,7 @@ def _identity_case(fields: dict[str, Any]) -> tuple[ProcessInstance, dict[str, A
     if instance is None or instance.status != "completed" or (instance.result or {}).get("outcome") != "changed":
         raise HandlerError("IDENTITY_CHANGE_NOT_FOUND", "未找到已生效的身份信息变更业务")
     platform = get_platform()
-    return instance, platform.engine.data(platform.engine.load(instance.snapshot))
+    return instance, platform.engine.data(platform.engine.load(instance.snapshot, instance.public_id))
 
 
 def _identity_plan(fields: dict[str, Any]) -> tuple[Person, dict[str, Any], dict[str, Any], Permit | None]:

@@ -14,6 +14,12 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from handlers.registry import Operator
+from processes.engine.expressions import (
+    check_expression,
+    check_script,
+    decision_expressions,
+    task_expressions,
+)
 from processes.errors import DeploymentError
 from processes.forms import FormDefinition
 from processes.roles import is_system_lane, role_for_lane
@@ -87,6 +93,16 @@ def parse_decision(source: str, file_name: str) -> ParsedDecision:
                 raise ValidationException(f"decision {dmn_id} has no decision table")
     except ValidationException as exc:
         raise _single("DMN_INVALID", f"{file_name} 校验失败: {exc}", exc) from exc
+    problems: list[dict[str, str]] = []
+    for dmn_id in ids:
+        for element, expression in decision_expressions(parser.dmn_parsers[dmn_id].decision):
+            unsafe = check_expression(expression)
+            if unsafe:
+                _problem(
+                    problems, "UNSAFE_EXPRESSION", f"决策表元素 {element} 的表达式不允许: {'; '.join(unsafe)}", element
+                )
+    if problems:
+        raise DeploymentError("DEPLOYMENT_INVALID", f"{file_name} 有{len(problems)}处问题", {"problems": problems})
     return ParsedDecision(key=root.get("id") or file_name, name=root.get("name") or file_name, decision_ids=ids)
 
 
@@ -144,6 +160,7 @@ def parse_process(
         _problem(problems, "UNKNOWN_FORM", f"流程的启动表单 {start_form} 不存在", key)
     for process_spec in [spec, *subprocess_specs.values()]:
         _check_tasks(process_spec, operators, forms, parsed, problems)
+        _check_task_expressions(process_spec, problems)
     _check_conditions(root, problems)
     parsed.decisions = sorted(parser.get_dmn_dependencies())
     if problems:
@@ -241,17 +258,45 @@ def _check_tasks(
             }
 
 
+def _check_task_expressions(process_spec: Any, problems: list[dict[str, str]]) -> None:
+    """Every script, parameter, timer and event expression of the process against the allowlist."""
+    completion = getattr(process_spec, "completion_condition", None)
+    if isinstance(completion, str) and completion.strip():
+        unsafe = check_expression(completion)
+        if unsafe:
+            _problem(
+                problems,
+                "UNSAFE_EXPRESSION",
+                f"子流程 {process_spec.name} 的完成条件不允许: {'; '.join(unsafe)}",
+                process_spec.name,
+            )
+    for name, task_spec in process_spec.task_specs.items():
+        label = getattr(task_spec, "bpmn_name", None) or name
+        element = getattr(task_spec, "bpmn_id", None) or name
+        for what, source, mode in task_expressions(task_spec):
+            unsafe = check_script(source) if mode == "exec" else check_expression(source)
+            if unsafe:
+                _problem(
+                    problems,
+                    "UNSAFE_EXPRESSION",
+                    f"元素“{label}”（{element}）的{what}不允许: {'; '.join(unsafe)}",
+                    element,
+                )
+
+
 def _check_conditions(root: etree._Element, problems: list[dict[str, str]]) -> None:
     for flow in root.iter(f"{{{BPMN_NS}}}sequenceFlow"):
         condition = flow.find(f"{{{BPMN_NS}}}conditionExpression")
         if condition is None or not (condition.text or "").strip():
             continue
+        flow_id = flow.get("id") or ""
         try:
             ast.parse(condition.text.strip(), mode="eval")
         except SyntaxError as exc:
+            _problem(problems, "BAD_CONDITION", f"顺序流 {flow_id} 的条件表达式有语法错误: {exc.msg}", flow_id)
+            continue
+        unsafe = check_expression(condition.text)
+        if unsafe:
             _problem(
-                problems,
-                "BAD_CONDITION",
-                f"顺序流 {flow.get('id')} 的条件表达式有语法错误: {exc.msg}",
-                flow.get("id") or "",
+                problems, "UNSAFE_EXPRESSION", f"顺序流 {flow_id} 的条件表达式不允许: {'; '.join(unsafe)}", flow_id
             )

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -23,6 +23,8 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition a
 from SpiffWorkflow.task import Task, TaskState
 
 from processes.engine.compaction import compact
+from processes.engine.expressions import RestrictedEnvironment
+from processes.engine.sealing import SnapshotSealer
 from processes.engine.serializer import SnapshotSerializer, SpecPair
 from processes.errors import EngineError
 
@@ -40,7 +42,8 @@ class _StashingScriptEngine(PythonScriptEngine):
     """
 
     def __init__(self) -> None:
-        super().__init__(environment=TaskDataEnvironment({"json": json}))
+        # Allowlisted expressions only, and only the safe builtins: analysts' diagrams must not run code.
+        super().__init__(environment=RestrictedEnvironment())
         self.stash: dict[UUID, str] = {}
 
     def call_service(self, task, **kwargs):
@@ -88,10 +91,11 @@ class ServiceFailure(Exception):
 class Engine:
     """Thin, stateless wrapper over SpiffWorkflow used by the process services."""
 
-    def __init__(self, resolve_spec: Callable[[int], SpecPair]) -> None:
+    def __init__(self, resolve_spec: Callable[[int], SpecPair], sealer: SnapshotSealer | None = None) -> None:
         self._resolve_spec = resolve_spec
         self.serializer = SnapshotSerializer(resolve_spec)
         self.script_engine = _StashingScriptEngine()
+        self.sealer = sealer  # encrypts snapshots at rest; None only for engine-level tests and benchmarks
 
     # -- life cycle -------------------------------------------------------------------------
     def create(self, definition_id: int, data: dict[str, Any]) -> BpmnWorkflow:
@@ -102,16 +106,19 @@ class Engine:
             task.data.update(data)
         return workflow
 
-    def load(self, snapshot: str) -> BpmnWorkflow:
-        """Restore a workflow from its snapshot and attach the script engine."""
+    def load(self, snapshot: str, context: str = "") -> BpmnWorkflow:
+        """Restore a workflow from its (sealed) snapshot of instance `context` and attach the script engine."""
+        if self.sealer is not None:
+            snapshot = self.sealer.open(snapshot, context)
         workflow = self.serializer.load_workflow(snapshot)
         workflow.script_engine = self.script_engine
         return workflow
 
-    def dump(self, workflow: BpmnWorkflow, definition_id: int) -> str:
-        """Snapshot a workflow (spec by reference), dropping finished task chains first."""
+    def dump(self, workflow: BpmnWorkflow, definition_id: int, context: str = "") -> str:
+        """Snapshot a workflow (spec by reference, finished task chains dropped), sealed for instance `context`."""
         compact(workflow)
-        return self.serializer.dump_workflow(workflow, definition_id)
+        text = self.serializer.dump_workflow(workflow, definition_id)
+        return self.sealer.seal(text, context) if self.sealer is not None else text
 
     # -- stepping ---------------------------------------------------------------------------
     def advance(self, workflow: BpmnWorkflow) -> list[WaitState]:

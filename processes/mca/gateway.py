@@ -23,10 +23,12 @@ from integrations.crypto import SM2PublicKey, sm3_hex, sm4_gcm_decrypt, sm4_gcm_
 from integrations.crypto.errors import CryptoError
 from integrations.errors import IntegrationError
 from integrations.mca_v3_client import (
+    BODY_NOT_READ,
     H_APP_ID,
     H_INTERFACE,
     H_KEY_ID,
     H_NONCE,
+    H_REQUEST_SM3,
     H_SIGNATURE,
     H_TIMESTAMP,
     NONCE_PATTERN,
@@ -36,6 +38,7 @@ from integrations.mca_v3_client import (
     b64encode,
     canonical_string,
     now_millis,
+    reply_canonical_string,
 )
 from processes.errors import ProcessError
 from processes.mca import apps, audit, catalog, fields
@@ -117,7 +120,10 @@ def handle(platform: Platform, request: McaRequest) -> McaReply:
     call.http_status, call.result_code = status, code
     call.response_sm3 = sm3_hex(reply.body)
     call.latency_ms = int((time.perf_counter() - started) * 1000)
-    audit.record(call)
+    try:
+        audit.record(call)
+    except audit.AuditUnavailable as exc:  # no answer (and no data) leaves without its audit row; alerted
+        return _reply(platform, request, exc.status, exc.code, exc.message, {}, None, None)
     return reply
 
 
@@ -199,6 +205,9 @@ def _process(platform: Platform, request: McaRequest, call: audit.CallRecord, st
         raise Refusal(403, "MCA_APP_CHANNEL_MISSING", "应用对应的接入渠道不存在或已停用")
     cleaned = fields.validate(data, spec.required, spec.optional)
     context = catalog.CallContext(platform, actor, app_id, interface_code, request.request_id)
+    if spec.writes:  # no business effect without an audit row: write one before the service runs
+        accepted = replace(call, http_status=0, result_code=audit.ACCEPTED, business_key=_business_key(data, None))
+        audit.record(accepted)  # AuditUnavailable: refused, the service never runs
     return fields.camelize(spec.handler(context, cleaned))
 
 
@@ -251,20 +260,24 @@ def _reply(
     stamp = now_millis()
     keys = platform.keys
     key_id, _ = keys.public_key_pem("mca")
-    canonical = canonical_string(app_id, request.interface_code, stamp, nonce, key_id, body)
+    # The reply is bound to the request it answers: the request body's SM3 is part of what we sign.
+    request_sm3 = BODY_NOT_READ if request.too_large else sm3_hex(request.body)
+    interface = request.interface_code[:64]
+    canonical = reply_canonical_string(app_id, interface, stamp, nonce, key_id, body, request_sm3)
     signed_by, signature = keys.sign("mca", canonical)
     if signed_by != key_id:  # rotated in between: sign again with the key id the headers name
         key_id = signed_by
         signed_by, signature = keys.sign(
-            "mca", canonical_string(app_id, request.interface_code, stamp, nonce, key_id, body)
+            "mca", reply_canonical_string(app_id, interface, stamp, nonce, key_id, body, request_sm3)
         )
     headers = {
         H_APP_ID: app_id,
-        H_INTERFACE: request.interface_code[:64],
+        H_INTERFACE: interface,
         H_TIMESTAMP: stamp,
         H_NONCE: nonce,
         H_KEY_ID: signed_by,
         H_SIGNATURE: b64encode(signature),
+        H_REQUEST_SM3: request_sm3,
         "Content-Type": "application/json; charset=utf-8",
     }
     return McaReply(status, headers, body)

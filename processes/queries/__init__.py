@@ -4,7 +4,7 @@ Importing the package registers the "query_export" job kind.
 """
 
 from processes.queries import exports  # noqa: F401  (registers the export job kind)
-from processes.queries.base import QueryPage, QuerySpec, parse_filters, parse_page, run_query
+from processes.queries.base import QueryPage, QuerySpec, may_unmask, parse_filters, parse_page, run_query
 from processes.queries.definitions import QUERIES
 
-__all__ = ["QUERIES", "QueryPage", "QuerySpec", "parse_filters", "parse_page", "run_query"]
+__all__ = ["QUERIES", "QueryPage", "QuerySpec", "may_unmask", "parse_filters", "parse_page", "run_query"]

@@ -8,7 +8,7 @@ AND asked to unmask; every unmasked page or export is written to the audit log (
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -166,12 +166,28 @@ def _count(statement: Select) -> tuple[int, bool]:
     return min(n, COUNT_CAP), n > COUNT_CAP
 
 
-def run_query(spec: QuerySpec, filters: dict[str, Any], page: int, per_page: int, *, unmask: bool = False) -> QueryPage:
-    """One page of a query; an unmasked page with personal data is audited."""
+UNMASK_PERMISSION = "person.unmask"
+
+
+def may_unmask(spec: QuerySpec, permissions: Iterable[str]) -> bool:
+    """True when the viewer's permissions allow full personal data of this query (and it has any)."""
+    return UNMASK_PERMISSION in frozenset(permissions) and spec.personal()
+
+
+def run_query(
+    spec: QuerySpec,
+    filters: dict[str, Any],
+    page: int,
+    per_page: int,
+    *,
+    unmask: bool = False,
+    permissions: Iterable[str] = (),
+) -> QueryPage:
+    """One page of a query: unmasked only when asked for AND the viewer's permissions allow (then audited)."""
     statement = spec.build(filters)
     total, capped = _count(statement)
     rows = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page)).all()
-    unmask = unmask and spec.personal()
+    unmask = unmask and may_unmask(spec, permissions)  # the service decides, whatever the caller asked
     items = [[display(c, row[i], unmask) for i, c in enumerate(spec.columns)] for row in rows]
     if unmask and items:
         _audit().log(

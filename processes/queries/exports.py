@@ -3,10 +3,16 @@
 The page creates an ExportJob and polls it; an outbox job ("query_export") streams the rows from a
 server-side cursor into xlsxwriter's constant-memory writer and records its progress every few thousand
 rows through a separate connection (committing on the reading session would close its cursor).
+
+Files at rest are SM4-GCM-encrypted (handlers.sealed_files: key id in the header, "export:<id>" as associated
+data); the workbook is written in the clear only to an owner-only working file in the export folder, which is
+removed as soon as it is sealed. Downloads are decrypted in memory. Exports older than EXPORT_KEEP_HOURS are
+deleted (`purge_expired_exports`: on every request and run, and by the hourly report schedule).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import secrets
@@ -17,9 +23,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from handlers.sealed_files import SealedFileError, open_bytes, write_sealed
 from models import OutboxJob, db, utcnow
 from models.reports import ExportJob
-from processes.errors import NotFound, ValidationFailed
+from processes.errors import Conflict, NotFound, ValidationFailed
 from processes.excel import stream_rows
 from processes.jobs.kinds import RUNNABLE, enqueue, finish_job, job_kind
 from processes.queries.base import _jsonable, count_rows, describe_filters, export_rows
@@ -38,14 +45,24 @@ def export_dir(settings: Any) -> Path:
     return path
 
 
-def _purge_old(settings: Any) -> None:
+def purge_expired_exports(settings: Any) -> int:
+    """Delete export files (and stray working files) older than EXPORT_KEEP_HOURS; how many were deleted."""
     cutoff = time.time() - settings.EXPORT_KEEP_HOURS * 3600
-    for file in export_dir(settings).glob("*.xlsx"):
+    deleted = 0
+    for file in export_dir(settings).iterdir():
+        if not file.name.endswith((".xlsx", ".part", ".plain")) or not file.is_file():
+            continue
         try:
             if file.stat().st_mtime < cutoff:
                 file.unlink()
+                deleted += 1
         except OSError:  # another node removed it first
             pass
+    return deleted
+
+
+def _storage_key(public_id: str) -> str:
+    return f"export:{public_id}"
 
 
 def request_export(platform: Any, name: str, filters: dict[str, Any], unmask: bool, username: str) -> ExportJob:
@@ -53,7 +70,7 @@ def request_export(platform: Any, name: str, filters: dict[str, Any], unmask: bo
     spec = QUERIES.get(name)
     if spec is None:
         raise NotFound("QUERY_NOT_FOUND", "没有这个查询")
-    _purge_old(platform.settings)
+    purge_expired_exports(platform.settings)
     with transaction():
         running = db.session.execute(
             select(ExportJob.id).where(
@@ -107,26 +124,31 @@ def run_export(platform: Any, export_id: int) -> ExportJob:
     total = count_rows(spec, filters, limit)
     db.session.rollback()
     _set(export_id, status="running", total=total, done=0)
-    target = export_dir(platform.settings) / f"{public_id}.xlsx"
-    partial = target.with_suffix(".part")
+    folder = export_dir(platform.settings)
+    purge_expired_exports(platform.settings)
+    target = folder / f"{public_id}.xlsx"
+    plain = folder / f".{public_id}.{os.getpid()}.plain"  # the clear workbook, only until it is sealed
     try:
+        os.close(os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         meta = [f"导出人：{job.requested_by}", *describe_filters(spec, filters)]
         count = stream_rows(
-            str(partial),
+            str(plain),
             spec.title,
             [c.label for c in spec.columns],
             export_rows(spec, filters, unmask, limit),
             meta=meta,
             progress=lambda n: _set(export_id, done=n),
+            tmpdir=str(folder),
         )
         db.session.rollback()  # ends the reading transaction (and its server-side cursor)
-        os.replace(partial, target)
+        write_sealed(target, plain.read_bytes(), _storage_key(public_id), platform.keys)
         _set(export_id, status="done", done=count, total=count, file_name=target.name, finished_at=utcnow())
     except Exception as exc:
         db.session.rollback()
-        partial.unlink(missing_ok=True)
         log.exception("export %s failed", public_id)
         _set(export_id, status="failed", error=str(exc)[:500], finished_at=utcnow())
+    finally:
+        plain.unlink(missing_ok=True)
     db.session.expire_all()
     return db.session.get(ExportJob, export_id)
 
@@ -152,14 +174,25 @@ def export_status(public_id: str, username: str) -> ExportJob:
     return job
 
 
-def export_file(platform: Any, public_id: str, username: str) -> tuple[Path, ExportJob]:
-    """The finished file of an export (audited download)."""
+def export_file(platform: Any, public_id: str, username: str) -> tuple[io.BytesIO, ExportJob]:
+    """The finished workbook of an export, decrypted in memory (audited download)."""
     job = export_status(public_id, username)
+    purge_expired_exports(platform.settings)
     path = export_dir(platform.settings) / f"{job.public_id}.xlsx"
-    if job.status != "done" or not path.exists():
+    try:
+        blob = path.read_bytes() if job.status == "done" else None
+    except FileNotFoundError:
+        blob = None
+    if blob is None:
         raise NotFound("EXPORT_NOT_READY", "导出文件尚未生成或已过期，请重新导出")
+    try:
+        content = open_bytes(blob, _storage_key(job.public_id), platform.keys)
+    except SealedFileError as exc:
+        log.error("export file %s refused: %s (%s)", job.public_id, exc.code, exc)
+        message = "导出文件完整性校验未通过（疑似被篡改），已拒绝下载，请重新导出"
+        raise Conflict("EXPORT_FILE_TAMPERED", message, {"reason": exc.code}) from exc
     _audit().log("export.download", object_type="export", object_id=job.public_id, details={"query": job.kind})
-    return path, job
+    return io.BytesIO(content), job
 
 
 def recent_exports(username: str, limit: int = 10) -> list[ExportJob]:

@@ -89,13 +89,25 @@ def get_monthly(month: str) -> MonthlyReport | None:
 
 @operator("reports.daily_run", transactional=True)
 def daily_run(*, refresh_days: int = 3, as_of: str = "") -> dict[str, Any]:
-    """Recompute the summary of the last days; on (or after) the 1st, generate last month's report once."""
-    from processes.platform import get_platform
+    """Recompute the summary of the last days; on (or after) the 1st, generate last month's report once.
 
-    zone = get_platform().settings.zone
+    Also deletes export files older than EXPORT_KEEP_HOURS (personal data must not linger on disk).
+    """
+    from processes.platform import get_platform
+    from processes.queries.exports import purge_expired_exports
+
+    settings = get_platform().settings
+    purged = purge_expired_exports(settings)
+    zone = settings.zone
     today = date.fromisoformat(as_of) if as_of else datetime.now(zone).date()
     refreshed = refresh(today - timedelta(days=max(refresh_days, 1) - 1), today, zone)
     month = previous_month(today)
     created = get_monthly(month) is None
     generate_monthly(month, zone, "scheduler")
-    return {"as_of": today.isoformat(), "rows": refreshed["rows"], "month": month, "generated": created}
+    return {
+        "as_of": today.isoformat(),
+        "rows": refreshed["rows"],
+        "month": month,
+        "generated": created,
+        "exports_purged": purged,
+    }

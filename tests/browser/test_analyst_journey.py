@@ -1,5 +1,6 @@
 """Analyst journey in the browser: processes, diagram with running counts, modeler edit → draft → validate →
-publish → new version visible and compared; and every shipped diagram survives a modeler round trip."""
+submit → a second analyst reviews and publishes → new version visible and compared; and every shipped diagram
+survives a modeler round trip."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _start_registration(server, n: int = 0) -> None:
         )
 
 
-def test_analyst_edits_validates_and_publishes_a_diagram(page, server):
+def test_analyst_edits_validates_and_submits_a_diagram_another_analyst_publishes(page, browser, server):
     _start_registration(server)
     with server.app.app_context():
         before = latest_process(KEY).version
@@ -81,7 +82,7 @@ def test_analyst_edits_validates_and_publishes_a_diagram(page, server):
     assert problem.get_attribute("data-element") == "Flow_valid" and "语法错误" in problem.inner_text()
     assert page.locator('g.djs-connection.pf-error[data-element-id="Flow_valid"]').count() == 1
     shot(page, "analyst-modeler-validation")
-    page.click("#pf-publish")  # no comment yet: refused on the page
+    page.click("#pf-submit")  # no comment yet: refused on the page
     assert "变更说明" in page.inner_text("#pf-status")
 
     # Leave the comment field the refusal focused, click the canvas (which takes the keyboard) and undo.
@@ -91,33 +92,80 @@ def test_analyst_edits_validates_and_publishes_a_diagram(page, server):
     page.wait_for_selector("#pf-status.pf-ok")
     assert "校验通过" in page.inner_text("#pf-status")
     page.fill("#pf-comment", "审核任务改名（浏览器测试）")
+    draft_url = page.url
+    page.click("#pf-submit")
+    page.wait_for_selector("#pf-submitted")  # four-eyes: submitted, not deployed
+    assert page.locator("#pf-save").count() == 0
+    with server.app.app_context():
+        assert latest_process(KEY).version == before
+    draft_id = int(draft_url.rstrip("/").rsplit("/", 1)[1])
+    page.goto(server.url + f"/analyst/reviews/{draft_id}")
+    assert page.locator("#pf-own-draft").count() == 1 and page.locator("#pf-approve").count() == 0
+    shot(page, "analyst-submitted")
+
+    # A second analyst reviews the submission: the draft's diagram, its differences, then approves it.
+    reviewer = _second_analyst(browser, server)
     try:
-        page.click("#pf-publish")
-        page.wait_for_url(re.compile(rf".*/analyst/bpmn/{KEY}$"))
-        row = page.locator(f'#pf-version-table tr[data-version="{before + 1}"]')
+        reviewer.goto(server.url + "/analyst/reviews")
+        reviewer.click(f"#review-{draft_id}")
+        reviewer.wait_for_selector('#pf-viewer[data-diagram-ready="true"]')
+        assert "网点审核（浏览器改）" in reviewer.inner_text('#pf-diff-table tr[data-element="Task_clerk_review"]')
+        assert "审核任务改名（浏览器测试）" in reviewer.inner_text("#pf-submit-comment")
+        shot(reviewer, "analyst-review")
+        reviewer.fill("#pf-note", "已核对改名")
+        reviewer.click("#pf-approve")
+        reviewer.wait_for_url(re.compile(rf".*/analyst/bpmn/{KEY}$"))
+        row = reviewer.locator(f'#pf-version-table tr[data-version="{before + 1}"]')
         assert "审核任务改名（浏览器测试）" in row.inner_text()
-        shot(page, "analyst-versions")
+        shot(reviewer, "analyst-versions")
         with server.app.app_context():
             new = db.session.execute(
                 select(ProcessDefinition).where(ProcessDefinition.key == KEY, ProcessDefinition.version == before + 1)
             ).scalar_one()
-            assert new.deployed_by == "analyst01" and "网点审核（浏览器改）" in new.source_xml
-        page.click(f'#pf-version-table tr[data-version="{before + 1}"] >> text=与上一版比较')
-        page.wait_for_selector('#pf-new-diagram[data-diagram-ready="true"]')
-        changed = page.locator('#pf-diff-table tr.pf-diff-changed[data-element="Task_clerk_review"]')
+            assert new.deployed_by == "analyst02" and "网点审核（浏览器改）" in new.source_xml
+        reviewer.click(f'#pf-version-table tr[data-version="{before + 1}"] >> text=与上一版比较')
+        reviewer.wait_for_selector('#pf-new-diagram[data-diagram-ready="true"]')
+        changed = reviewer.locator('#pf-diff-table tr.pf-diff-changed[data-element="Task_clerk_review"]')
         assert "网点审核（浏览器改）" in changed.inner_text()
-        assert page.locator('#pf-new-diagram g.djs-element.pf-changed[data-element-id="Task_clerk_review"]').count()
-        shot(page, "analyst-compare")
-        page.click('#pf-diff-table tr[data-element="Task_clerk_review"]')  # centers it in both, zoomed together
-        zooms = page.evaluate(
+        assert reviewer.locator('#pf-new-diagram g.djs-element.pf-changed[data-element-id="Task_clerk_review"]').count()
+        shot(reviewer, "analyst-compare")
+        reviewer.click('#pf-diff-table tr[data-element="Task_clerk_review"]')  # centers it in both, zoomed together
+        zooms = reviewer.evaluate(
             "() => ['pf-old-diagram', 'pf-new-diagram'].map(id => document.getElementById(id).pfViewer"
             ".get('canvas').zoom())"
         )
         assert zooms[0] == zooms[1] and zooms[0] >= 0.8
+        assert reviewer.js_errors == []
     finally:
+        reviewer.context.close()
         with server.app.app_context():
             deploy_sources(get_platform(server.app), [(f"{KEY}.bpmn", SOURCE)], "tests", "restore")
     assert page.js_errors == []
+
+
+def _second_analyst(browser, server):
+    """A separate browser session signed in as the second demo analyst (analyst02), through the login pages."""
+    from tests.browser.conftest import VIEWPORT
+    from tests.webapp.auth_support import TEST_PASSWORD, demo_key, ensure_demo_user
+
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    tab.js_errors = []
+    tab.on("pageerror", lambda exc: tab.js_errors.append(str(exc)))
+    ensure_demo_user(server.app, "analyst02")
+    tab.goto(server.url + "/login")
+    tab.fill("#username", "analyst02")
+    tab.fill("#password", TEST_PASSWORD)
+    tab.click("#login-submit")
+    tab.wait_for_url("**/login/factor**")
+    if tab.locator("#ukey-challenge").count() == 0:
+        tab.click("#tab-ukey")
+    challenge = tab.get_attribute("#ukey-challenge", "data-challenge")
+    tab.fill("#signature", demo_key("analyst02").sign(bytes.fromhex(challenge)).hex())
+    tab.click("#ukey-submit")
+    tab.wait_for_selector("#current-user")
+    return tab
 
 
 def test_every_shipped_diagram_survives_a_modeler_round_trip(page, server):

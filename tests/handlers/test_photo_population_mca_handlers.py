@@ -46,11 +46,11 @@ def test_a3_deregistration_notice_is_idempotent_by_registration(clients):
     assert first["department"] == "mca3" and first["receipt_no"] == again["receipt_no"] and again["duplicate"]
 
 
-def test_a8_card_photo_is_stored_by_sm3_and_reviewed(clients, tmp_path):
+def test_a8_card_photo_is_stored_by_sm3_and_reviewed(clients, ctx, tmp_path):
     p = _sim(lambda p: p.index % 12 == 0 and not p.deceased)
     ref = take_sscard(photo=clients["photo"], id_number=p.id_number, name=p.name, store_root=str(tmp_path))
     assert set(ref) == {"id", "sm3", "size", "mime", "source", "taken_at"}
-    assert (tmp_path / ref["sm3"][:2] / ref["sm3"]).stat().st_size == ref["size"]
+    assert PhotoStore(tmp_path).get(ref["sm3"])[:3] == b"\xff\xd8\xff"  # stored SM4-GCM-encrypted (finding 5)
     verdict = review(photo=clients["photo"], id_number=p.id_number, photo_file=ref, store_root=str(tmp_path))
     assert verdict["passed"] is True and verdict["sm3"] == ref["sm3"]
 
@@ -78,7 +78,7 @@ def test_a8_invalid_uploads_get_specific_errors(tmp_path, content, mime, code):
     assert not any(tmp_path.iterdir())
 
 
-def test_a8_store_refuses_bad_keys_and_detects_corruption(tmp_path):
+def test_a8_store_refuses_bad_keys_and_detects_corruption(ctx, tmp_path):
     store = PhotoStore(tmp_path)
     ref = store_upload(
         content=base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"1" * 50).decode(), mime="image/png", store_root=str(tmp_path)
@@ -90,7 +90,12 @@ def test_a8_store_refuses_bad_keys_and_detects_corruption(tmp_path):
     with pytest.raises(HandlerError) as missing:
         store.get("0" * 64)
     assert missing.value.code == "PHOTO_FILE_MISSING"
-    store.path(ref["sm3"]).write_bytes(b"tampered")
+    sealed = store.path(ref["sm3"]).read_bytes()
+    store.path(ref["sm3"]).write_bytes(sealed[:-1] + bytes([sealed[-1] ^ 1]))
+    with pytest.raises(HandlerError) as tampered:
+        store.get(ref["sm3"])
+    assert tampered.value.code == "PHOTO_FILE_TAMPERED"
+    store.path(ref["sm3"]).write_bytes(b"tampered")  # not encrypted and not the photo's bytes
     with pytest.raises(HandlerError) as corrupt:
         store.get(ref["sm3"])
     assert corrupt.value.code == "PHOTO_FILE_CORRUPT"

@@ -8,8 +8,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from integrations.crypto import SM2PrivateKey
-from integrations.mca_v3_client import McaClientError, McaV3Client, canonical_string
+from integrations.crypto import SM2PrivateKey, sm3_hex
+from integrations.mca_v3_client import McaClientError, McaV3Client, reply_canonical_string
 from tests.integrations.crypto.crypto_helpers import DISTID, needs_openssl, run_openssl
 from tests.webapp.mca_support import APP_ID, mca_fixture  # noqa: F401  (the `mca` fixture)
 from webapp.cli import main
@@ -48,8 +48,14 @@ def test_b1_mca_client_command_exit_codes(mca, files):
     assert untrusted.exit_code == 2 and "differs from the pinned" in untrusted.output
 
 
-def test_b1_client_fetches_the_server_key_when_not_pinned(mca):
-    client = McaV3Client(mca.url, APP_ID, mca.app_key.to_pem())
+def test_b1_client_requires_a_pinned_key_unless_trust_on_first_use_is_asked_for(mca, files):
+    with pytest.raises(McaClientError, match="pinned"):
+        McaV3Client(mca.url, APP_ID, mca.app_key.to_pem())
+    unpinned = _cli(mca, files, "house.fuzzyQuery")
+    assert unpinned.exit_code == 2 and "--server-pub" in unpinned.output
+    tofu = _cli(mca, files, "house.fuzzyQuery", "--trust-on-first-use")
+    assert tofu.exit_code == 0, tofu.output
+    client = McaV3Client(mca.url, APP_ID, mca.app_key.to_pem(), trust_on_first_use=True)
     answer = client.call("validate.servicePoint", {"servicePoint": "XH-TL-01"})
     assert answer.ok and client.server_key_id == mca.server_key_id and answer.data["legal"] in (True, False)
 
@@ -68,13 +74,14 @@ def test_b1_answers_verify_with_the_openssl_command_line(mca, tmp_path):
 
     raw = requests.post(f"{mca.url}/api/mca/v3/house.fuzzyQuery", data=prepared.body, headers=prepared.headers)
     h = raw.headers
-    canonical = canonical_string(
+    canonical = reply_canonical_string(
         h["X-Mca-App-Id"],
         h["X-Mca-Interface"],
         h["X-Mca-Timestamp"],
         h["X-Mca-Nonce"],
         h["X-Mca-Key-Id"],
         raw.content,
+        sm3_hex(prepared.body),
     )
     (tmp_path / "data").write_bytes(canonical)
     (tmp_path / "sig").write_bytes(base64.b64decode(h["X-Mca-Signature"]))

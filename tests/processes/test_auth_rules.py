@@ -99,9 +99,9 @@ def test_one_person_holds_at_most_one_administrator_role(ctx):
         upsert_user("sec1", "安全管理员", "auditadmin", "Pw#123456789", mobile="13911110000")
     # The same UKey (the same person) cannot serve a second administrator account either.
     pem = demo_key("admin-person").public_key().to_pem().decode()
-    register_ukey(sec.id, pem)
+    register_ukey(sec.id, pem, by=None)
     aud = upsert_user("aud1", "审计管理员", "auditadmin", "Pw#123456789", mobile="13922220000")
     with pytest.raises(Conflict, match="三员角色不能兼任"):
-        register_ukey(aud.id, pem)
+        register_ukey(aud.id, pem, by=None)
     # Ordinary roles are not restricted.
     upsert_user("clerkx", "受理员", "clerk", "Pw#123456789", "XH-1", "徐汇区", mobile="13911110000")

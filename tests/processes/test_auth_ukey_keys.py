@@ -50,5 +50,5 @@ def test_an_administrator_can_register_a_certificate(ctx, tmp_path):
 
     key, certificate = _certificate(tmp_path)
     user = upsert_user("clerk-cert", "证书用户", "clerk", "Pw#123456789", "XH-1", "徐汇区")
-    registered = register_ukey(user.id, certificate)
+    registered = register_ukey(user.id, certificate, by=None)
     assert registered.ukey_public_key == key.public_key().to_pem().decode()

@@ -25,7 +25,7 @@ def _loop(name: str, entry: str, exit_to: str) -> str:
       <bpmn:startEvent id="SubStart_{name}"><bpmn:outgoing>SubF1_{name}</bpmn:outgoing></bpmn:startEvent>
       <bpmn:scriptTask id="Count_{name}">
         <bpmn:incoming>SubF1_{name}</bpmn:incoming><bpmn:outgoing>SubF2_{name}</bpmn:outgoing>
-        <bpmn:script>rounds_{name} = rounds_{name} + 1 if "rounds_{name}" in dir() else 1</bpmn:script>
+        <bpmn:script>rounds['{name}'] = rounds.get('{name}', 0) + 1</bpmn:script>
       </bpmn:scriptTask>
       <bpmn:endEvent id="SubEnd_{name}"><bpmn:incoming>SubF2_{name}</bpmn:incoming></bpmn:endEvent>
       <bpmn:sequenceFlow id="SubF1_{name}" sourceRef="SubStart_{name}" targetRef="Count_{name}" />
@@ -69,7 +69,7 @@ PARALLEL = f"""<?xml version="1.0" encoding="UTF-8"?>
       <bpmn:incoming>Out_a</bpmn:incoming><bpmn:incoming>Out_b</bpmn:incoming><bpmn:outgoing>F9</bpmn:outgoing>
     </bpmn:parallelGateway>
     <bpmn:scriptTask id="Merge"><bpmn:incoming>F9</bpmn:incoming><bpmn:outgoing>F10</bpmn:outgoing>
-      <bpmn:script>total = rounds_a + rounds_b</bpmn:script></bpmn:scriptTask>
+      <bpmn:script>total = rounds['a'] + rounds['b']</bpmn:script></bpmn:scriptTask>
     <bpmn:sequenceFlow id="F9" sourceRef="Join" targetRef="Merge" />
     <bpmn:sequenceFlow id="F10" sourceRef="Merge" targetRef="EndEv" />
     <bpmn:endEvent id="EndEv"><bpmn:incoming>F10</bpmn:incoming></bpmn:endEvent>
@@ -95,7 +95,7 @@ def _round(engine: Engine, snapshot: str, branch: str, again: bool) -> tuple[str
 
 def test_a_single_loop_keeps_going_past_spiffworkflows_depth_limit():
     engine = _engine(SINGLE, "single_loop")
-    workflow = engine.create(1, {})
+    workflow = engine.create(1, {"rounds": {}})
     engine.advance(workflow)
     snapshot = engine.dump(workflow, 1)
     sizes = []
@@ -107,12 +107,12 @@ def test_a_single_loop_keeps_going_past_spiffworkflows_depth_limit():
     assert max(sizes[-100:]) <= sizes[10] * 1.05  # constant size, not growing with age
     snapshot, waits, workflow = _round(engine, snapshot, "a", False)
     assert workflow.completed and waits == []
-    assert engine.data(workflow)["rounds_a"] == 701
+    assert engine.data(workflow)["rounds"]["a"] == 701
 
 
 def test_parallel_loops_still_join_after_compaction():
     engine = _engine(PARALLEL, "parallel_loops")
-    workflow = engine.create(1, {})
+    workflow = engine.create(1, {"rounds": {}})
     engine.advance(workflow)
     snapshot = engine.dump(workflow, 1)
     for _ in range(5):  # both branches have looped before either leaves its loop
@@ -130,7 +130,7 @@ def test_parallel_loops_still_join_after_compaction():
 
 def test_compaction_keeps_what_a_fresh_instance_needs():
     engine = _engine(PARALLEL, "parallel_loops")
-    workflow = engine.create(1, {})
+    workflow = engine.create(1, {"rounds": {}})
     waits = engine.advance(workflow)
     restored = engine.load(engine.dump(workflow, 1))
     assert sorted(w.as_dict()["task_spec"] for w in engine.wait_states(restored)) == sorted(w.task_spec for w in waits)

@@ -170,3 +170,41 @@ def test_c1_3_not_an_excel_file_or_wrong_header_is_refused(app):
     with pytest.raises(ValidationFailed) as info:
         _upload(app, _xlsx([]))
     assert info.value.code == "DEATH_LIST_EMPTY"
+
+
+def _sheet_with_blank_rows(data_rows: int, blank_rows: int, tail_row: int | None = None) -> bytes:
+    """A sheet with data rows, then blank but formatted rows (physically present), then optionally one far row."""
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(list(HEADER))
+    for _ in range(data_rows):
+        sheet.append([make("310101", date(1980, 1, 1), 1), "张三", "2026-01-01", ""])
+    for row in range(data_rows + 2, data_rows + 2 + blank_rows):
+        sheet.cell(row=row, column=1).font = Font(bold=True)  # a styled empty cell: the row is in the file
+    if tail_row is not None:
+        sheet.cell(row=tail_row, column=1, value="x")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_c1_3_blank_rows_count_towards_the_row_limit():
+    from processes.changes.death_list import _read_rows
+
+    assert len(_read_rows(_sheet_with_blank_rows(2, 3), max_rows=5)) == 2  # 5 physical rows: within the limit
+    with pytest.raises(ValidationFailed) as info:
+        _read_rows(_sheet_with_blank_rows(2, 4), max_rows=5)  # 6 physical rows, only 2 with data
+    assert info.value.code == "DEATH_LIST_TOO_LARGE"
+
+
+def test_c1_3_a_far_away_row_is_refused_without_reading_up_to_it(app):
+    import time
+
+    content = _sheet_with_blank_rows(1, 0, tail_row=1_000_000)
+    started = time.perf_counter()
+    with pytest.raises(ValidationFailed) as info:
+        _upload(app, content)
+    assert info.value.code == "DEATH_LIST_TOO_LARGE"
+    assert time.perf_counter() - started < 5

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from models import AuditLog, DiagramDraft, ProcessDefinition, db
-from processes import design
+from processes import design, design_review
 from processes.deployment import deploy_sources, latest_process
 from processes.design_compare import compare_sources, compare_versions
 from processes.errors import BadRequest, Conflict, DeploymentError, Forbidden, ValidationFailed
@@ -89,30 +89,58 @@ def test_draft_is_validated_with_deploy_checks_and_problems_name_elements(dctx):
     assert changed["code"] == "KEY_CHANGED"
 
 
-def test_publish_needs_a_comment_makes_a_version_and_is_audited(dctx, drain):
+PUBLISH = frozenset({"process.view", "process.design", "process.publish"})
+
+
+def _last_audit(event: str) -> AuditLog:
+    return db.session.execute(
+        select(AuditLog).where(AuditLog.event == event).order_by(AuditLog.id.desc()).limit(1)
+    ).scalar_one()
+
+
+def test_publication_is_four_eyes_submitted_then_approved_by_another_analyst(dctx, drain):
     platform = dctx.extensions["permitflow"]
     before = latest_process("residence_registration")
     old_instance, _ = start_instance(platform, "residence_registration", "BK-PUB", application(sim_person("long")), OPS)
     draft = design.open_draft("bpmn", "residence_registration", "analyst01")
     with pytest.raises(Conflict) as same:
-        design.publish_draft(platform, draft.id, "无变化", "analyst01")
+        design_review.submit_draft(platform, draft.id, "无变化", "analyst01")
     assert same.value.code == "NO_CHANGE"
     design.save_draft(draft.id, SOURCE.replace('name="网点审核"', 'name="网点审核（分析员改）"'), "analyst01")
     with pytest.raises(ValidationFailed) as missing:
-        design.publish_draft(platform, draft.id, "   ", "analyst01")
+        design_review.submit_draft(platform, draft.id, "   ", "analyst01")
     assert missing.value.code == "COMMENT_REQUIRED"
     with pytest.raises(Forbidden):
-        design.publish_draft(platform, draft.id, "别人发布", "analyst02")
+        design_review.submit_draft(platform, draft.id, "别人提交", "analyst02")
+    design_review.submit_draft(platform, draft.id, "审核任务改名", "analyst01")
+    assert latest_process("residence_registration").id == before.id  # nothing deployed on submission
+    assert _last_audit("process.submit").object_id == "bpmn:residence_registration"
+    with pytest.raises(Conflict) as frozen:
+        design.save_draft(draft.id, SOURCE, "analyst01")
+    assert frozen.value.code == "DRAFT_SUBMITTED"
+    assert [d.id for d in design_review.review_queue()] == [draft.id]
+    # The author may not approve their own submission, whatever permissions they hold.
+    with pytest.raises(Forbidden) as own:
+        design_review.approve(platform, draft.id, "analyst01", PUBLISH)
+    assert own.value.code == "FOUR_EYES"
+    denied = _last_audit("process.review_approve")
+    assert denied.result == "denied" and "FOUR_EYES" in str(denied.details)
+    # Someone without process.publish may not approve either.
+    with pytest.raises(Forbidden) as lacking:
+        design_review.approve(platform, draft.id, "operator01", frozenset({"process.view"}))
+    assert lacking.value.code == "PERMISSION_DENIED"
+    assert latest_process("residence_registration").id == before.id
     try:
-        results = design.publish_draft(platform, draft.id, "审核任务改名", "analyst01")
-        [own] = [r for r in results if r.key == "residence_registration"]
-        new = db.session.get(ProcessDefinition, own.definition_id)
-        assert (new.version, new.comment, new.deployed_by) == (before.version + 1, "审核任务改名", "analyst01")
-        assert db.session.get(DiagramDraft, draft.id).status == "published"
-        audit = db.session.execute(
-            select(AuditLog).where(AuditLog.event == "process.publish").order_by(AuditLog.id.desc()).limit(1)
-        ).scalar_one()
+        results = design_review.approve(platform, draft.id, "analyst02", PUBLISH, "已核对")
+        own_result = results[0]
+        assert own_result.key == "residence_registration"
+        new = db.session.get(ProcessDefinition, own_result.definition_id)
+        assert (new.version, new.comment, new.deployed_by) == (before.version + 1, "审核任务改名", "analyst02")
+        stored = db.session.get(DiagramDraft, draft.id)
+        assert (stored.status, stored.author, stored.reviewed_by) == ("published", "analyst01", "analyst02")
+        audit = _last_audit("process.publish")
         assert audit.object_id == f"bpmn:residence_registration:v{new.version}" and "审核任务改名" in audit.details
+        assert "analyst01" in audit.details and "analyst02" in audit.details
         db.session.rollback()
         assert db.session.get(type(old_instance), old_instance.id).definition_id == before.id  # runs on its version
         with pytest.raises(Conflict):
@@ -125,14 +153,47 @@ def test_publish_needs_a_comment_makes_a_version_and_is_audited(dctx, drain):
         _restore(platform)
 
 
-def test_publish_refuses_an_invalid_draft(dctx):
+def test_a_rejected_submission_returns_to_its_author_with_the_reason(dctx):
+    platform = dctx.extensions["permitflow"]
+    before = latest_process("residence_registration")
+    draft = design.open_draft("bpmn", "residence_registration", "analyst01")
+    design.save_draft(draft.id, SOURCE.replace('name="网点审核"', 'name="网点审核（待退回）"'), "analyst01")
+    design_review.submit_draft(platform, draft.id, "改名", "analyst01")
+    with pytest.raises(Forbidden):
+        design_review.reject(draft.id, "analyst01", PUBLISH, "自己退回")
+    with pytest.raises(ValidationFailed):
+        design_review.reject(draft.id, "analyst02", PUBLISH, " ")
+    design_review.reject(draft.id, "analyst02", PUBLISH, "名称不符合规范")
+    stored = db.session.get(DiagramDraft, draft.id)
+    assert (stored.status, stored.review_note, stored.reviewed_by) == ("open", "名称不符合规范", "analyst02")
+    assert _last_audit("process.publish_reject").object_id == "bpmn:residence_registration"
+    assert latest_process("residence_registration").id == before.id
+    with pytest.raises(Conflict):
+        design_review.approve(platform, draft.id, "analyst02", PUBLISH)  # no longer awaiting review
+    design.save_draft(draft.id, SOURCE.replace('name="网点审核"', 'name="网点审核（改好）"'), "analyst01")
+    design_review.submit_draft(platform, draft.id, "改名（修改后）", "analyst01")
+    design_review.withdraw_submission(draft.id, "analyst01")
+    assert db.session.get(DiagramDraft, draft.id).status == "open"
+
+
+def test_submit_refuses_an_invalid_or_unsafe_draft(dctx):
     platform = dctx.extensions["permitflow"]
     draft = design.open_draft("bpmn", "residence_registration", "analyst01")
     design.save_draft(draft.id, SOURCE.replace('value="registration_supplement"', 'value="no_form"'), "analyst01")
     with pytest.raises(DeploymentError) as info:
-        design.publish_draft(platform, draft.id, "坏草稿", "analyst01")
+        design_review.submit_draft(platform, draft.id, "坏草稿", "analyst01")
     assert info.value.details["problems"][0]["code"] == "UNKNOWN_FORM"
-    assert latest_process("residence_registration").checksum != ""
+    unsafe = SOURCE.replace(
+        ">hrss_check['passed']</bpmn:conditionExpression>", ">__import__('os').system('id')</bpmn:conditionExpression>"
+    )
+    design.save_draft(draft.id, unsafe, "analyst01")
+    report = design.validate_draft(platform, draft.id, "analyst01")
+    [problem] = report.problems
+    assert problem["code"] == "UNSAFE_EXPRESSION" and problem["element"] == "Flow_passed"
+    assert problem["title"] == "表达式或脚本超出允许范围" and "__import__" in problem["message"]
+    with pytest.raises(DeploymentError):
+        design_review.submit_draft(platform, draft.id, "越权脚本", "analyst01")
+    assert db.session.get(DiagramDraft, draft.id).status == "open"
 
 
 def test_a_dmn_draft_is_checked_with_the_processes_using_it(dctx):

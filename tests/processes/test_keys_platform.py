@@ -29,7 +29,9 @@ def test_production_refuses_to_start_without_the_master_key():
         Settings.from_env(environ={}, **base, KEY_PROVIDER="kms")
     with pytest.raises(ConfigError, match="KEY_PROVIDER"):
         Settings.from_env(environ={}, KEY_PROVIDER="vault")
-    assert Settings.from_env(environ={"PERMITFLOW_MASTER_KEY": "ab" * 16}, **base).PERMITFLOW_MASTER_KEY == "ab" * 16
+    gateway = {"GATEWAY_REQUIRED": True, "GATEWAY_SHARED_KEY": "g" * 40, "GATEWAY_PROXIES": "10.0.0.1"}
+    settings = Settings.from_env(environ={"PERMITFLOW_MASTER_KEY": "ab" * 16}, **base, **gateway)
+    assert settings.PERMITFLOW_MASTER_KEY == "ab" * 16
 
 
 def test_development_generates_a_master_key_next_to_the_database_with_a_warning(tmp_path, caplog):

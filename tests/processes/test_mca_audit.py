@@ -14,7 +14,7 @@ from models import ChannelClient, db, utcnow
 from models.mca import McaCallAudit
 from processes.errors import ProcessError, ValidationFailed
 from processes.mca import apps, audit, fields
-from processes.mca.nonces import MemoryNonceStore, RedisNonceStore, nonce_store
+from processes.mca.nonces import DatabaseNonceStore, MemoryNonceStore, RedisNonceStore, nonce_store
 from tests.webapp.mca_support import clean_mca_tables
 
 
@@ -109,7 +109,7 @@ def test_b1_redis_nonce_store_is_shared_between_nodes():
 
 def test_b1_nonce_store_follows_redis_url(ctx):
     store = nonce_store(ctx.extensions["permitflow"])
-    assert isinstance(store, RedisNonceStore if os.environ.get("REDIS_URL") else MemoryNonceStore)
+    assert isinstance(store, RedisNonceStore if os.environ.get("REDIS_URL") else DatabaseNonceStore)
 
 
 def test_b1_nonce_store_outage_refuses_instead_of_risking_a_replay():

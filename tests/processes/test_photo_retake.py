@@ -99,7 +99,8 @@ def test_a8_card_photo_passes_review_and_becomes_the_permits_photo(app, drain):
     assert row.status == "completed" and row.result["photo_status"] == "updated"
     photo_file = row.result["photo_file"]
     assert set(photo_file) == {"id", "sm3", "size", "mime", "source", "taken_at"}  # no binary in workflow data
-    assert _stored(app, photo_file["sm3"]).stat().st_size == photo_file["size"]
+    with app.app_context():  # stored SM4-GCM-encrypted (review finding 5), read back transparently
+        assert len(PhotoStore(_stored(app, "0" * 64).parents[1]).get(photo_file["sm3"])) == photo_file["size"]
     permit, [photo] = retake.photos()
     assert permit.photo_id == photo.id and photo.source == "social_security" and photo.review_status == "passed"
     assert photo.review_score >= 80 and photo.sm3 == photo_file["sm3"]
@@ -117,8 +118,11 @@ def test_a8_failed_review_goes_to_outbound_call_and_an_uploaded_retake_passes(ap
     assert row.result["photo_file"] == {**ref, "source": "retake"}
     permit, photos = retake.photos()
     [adopted] = [p for p in photos if p.id == permit.photo_id]
-    assert adopted.source == "retake" and _stored(app, adopted.sm3).read_bytes() == GOOD_RETAKE
-    snapshot = row.snapshot  # the engine's saved state keeps the reference, never the photo (DESIGN-NOTES §3)
+    assert adopted.source == "retake" and GOOD_RETAKE[12:60] not in _stored(app, adopted.sm3).read_bytes()
+    with app.app_context():
+        assert PhotoStore(_stored(app, adopted.sm3).parents[1]).get(adopted.sm3) == GOOD_RETAKE
+    with app.app_context():  # the engine's saved state (opened) keeps the reference, never the photo (DESIGN-NOTES §3)
+        snapshot = app.extensions["permitflow"].engine.sealer.open(row.snapshot, row.public_id)
     assert ref["sm3"] in snapshot and base64.b64encode(GOOD_RETAKE).decode() not in snapshot
     assert base64.b64encode(GOOD_RETAKE[:48]).decode() not in snapshot and GOOD_RETAKE[12:60].hex() not in snapshot
 
@@ -206,14 +210,14 @@ def test_a8_cancelled_permit_gets_a_specific_error_and_no_photo(app, drain):
         (b"\xff\xd8\xff" + b"0" * (2 * 1024 * 1024), "image/jpeg", "PHOTO_TOO_LARGE"),
     ],
 )
-def test_a8_use_upload_checks_the_stored_bytes_again(tmp_path, content, mime, code):
+def test_a8_use_upload_checks_the_stored_bytes_again(ctx, tmp_path, content, mime, code):
     ref = PhotoStore(tmp_path).put(content, mime)
     with pytest.raises(DispatchError) as refused:
         dispatch("photo.use_upload", {"upload_file": ref, "store_root": str(tmp_path)}, {})
     assert refused.value.code == code and not refused.value.transient
 
 
-def test_a8_use_upload_returns_only_the_reference(tmp_path):
+def test_a8_use_upload_returns_only_the_reference(ctx, tmp_path):
     ref = PhotoStore(tmp_path).put(GOOD_RETAKE, "image/jpeg")
     result = dispatch("photo.use_upload", {"upload_file": ref, "store_root": str(tmp_path)}, {})
     assert result == {**ref, "source": "retake"}

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from models import AuditLog, IntegrationCall, Photo, db
-from processes.errors import ValidationFailed
+from processes.errors import Conflict, ValidationFailed
 from processes.queries import QUERIES, parse_filters, run_query
 from processes.queries.exports import export_dir, export_file, request_export
 from tests.processes.test_reports import ID1, ID2, ID3, at, build_fixture, clear_report_tables
@@ -47,9 +47,9 @@ def data(ctx):
     clear_report_tables()
 
 
-def query(name: str, unmask: bool = False, page: int = 1, per_page: int = 20, **args):
+def query(name: str, unmask: bool = False, page: int = 1, per_page: int = 20, permissions=("person.unmask",), **args):
     spec = QUERIES[name]
-    return run_query(spec, parse_filters(spec, args), page, per_page, unmask=unmask)
+    return run_query(spec, parse_filters(spec, args), page, per_page, unmask=unmask, permissions=permissions)
 
 
 def _audits(event: str) -> list[AuditLog]:
@@ -72,6 +72,10 @@ def test_elicence_push_status_filters(data):
 def test_id_numbers_and_names_are_masked_unless_unmasked_and_unmasking_is_audited(data):
     masked = query("elicence", permit_no="JZ1").items[0]
     assert masked[1] == "张*" and masked[2] == "110101********0011"
+    assert _audits("query.unmask") == []
+    # The service decides (finding 26): asking without person.unmask stays masked and is not audited.
+    refused = query("elicence", unmask=True, permissions=("report.view",), permit_no="JZ1")
+    assert not refused.unmasked and refused.items[0][2] == "110101********0011"
     assert _audits("query.unmask") == []
     clear = query("elicence", unmask=True, permit_no="JZ1").items[0]
     assert clear[1] == "张三" and clear[2] == ID1
@@ -147,9 +151,9 @@ def test_export_streams_every_row_to_excel_and_is_audited(data, drain):
     job = request_export(platform, "elicence", {}, False, "analyst1")
     drain()
     db.session.expire_all()
-    path, done = export_file(platform, job.public_id, "analyst1")
+    content, done = export_file(platform, job.public_id, "analyst1")
     assert done.status == "done" and done.done == 2 and done.total == 2
-    sheet = openpyxl.load_workbook(path, read_only=True).active
+    sheet = openpyxl.load_workbook(content, read_only=True).active
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     header_at = next(i for i, r in enumerate(rows) if r and r[0] == "居住证号")
     assert rows[header_at][:3] == ["居住证号", "姓名", "身份证号码"]
@@ -161,8 +165,36 @@ def test_export_streams_every_row_to_excel_and_is_audited(data, drain):
     with pytest.raises(Exception) as other:
         export_file(platform, job.public_id, "someone_else")
     assert other.value.code == "EXPORT_NOT_FOUND"
+    path = export_dir(platform.settings) / f"{job.public_id}.xlsx"
+    on_disk = path.read_bytes()  # SM4-GCM-encrypted at rest (review finding 5); no clear working file left
+    assert on_disk.startswith(b"PFSEALED1\n") and b"JZ1" not in on_disk and not list(path.parent.glob("*.plain"))
+    path.write_bytes(on_disk[:-1] + bytes([on_disk[-1] ^ 1]))
+    with pytest.raises(Conflict) as tampered:
+        export_file(platform, job.public_id, "analyst1")
+    assert tampered.value.code == "EXPORT_FILE_TAMPERED"
     path.unlink()
     assert export_dir(platform.settings).exists()
+
+
+def test_exports_older_than_the_keep_time_are_deleted(data):
+    import os
+    import time
+
+    from processes.platform import get_platform
+    from processes.queries.exports import purge_expired_exports
+
+    settings = get_platform().settings
+    folder = export_dir(settings)
+    old, fresh = folder / "oldexport.xlsx", folder / "freshexport.xlsx"
+    for path in (old, fresh):
+        path.write_bytes(b"PFSEALED1\n")
+    past = time.time() - settings.EXPORT_KEEP_HOURS * 3600 - 60
+    os.utime(old, (past, past))
+    try:
+        assert purge_expired_exports(settings) >= 1
+        assert not old.exists() and fresh.exists()
+    finally:
+        fresh.unlink(missing_ok=True)
 
 
 def test_one_export_at_a_time_per_user(data):

@@ -303,3 +303,22 @@ def test_death_lists_imported_from_excel_count_too(fixture):
     db.session.commit()
     rows = {row[0]: row for row in figures.death_list_batches(today())["tables"][0].rows}
     assert rows["SW20260401"][2:] == [1, 1, 1, 1]  # person 1: active registration, valid permit
+
+
+def test_the_daily_run_deletes_expired_export_files(fixture):
+    import os
+    import time as clock
+
+    from processes.platform import get_platform
+    from processes.queries.exports import export_dir
+
+    settings = get_platform().settings
+    folder = export_dir(settings)
+    old, fresh = folder / "expired-test.xlsx", folder / "fresh-test.xlsx"
+    old.write_bytes(b"sealed"), fresh.write_bytes(b"sealed")
+    stale = clock.time() - settings.EXPORT_KEEP_HOURS * 3600 - 60
+    os.utime(old, (stale, stale))
+    result = daily_run(refresh_days=1, as_of="2026-04-05")
+    db.session.commit()
+    assert result["exports_purged"] >= 1 and not old.exists() and fresh.exists()
+    fresh.unlink()

@@ -14,7 +14,7 @@ from integrations.crypto import SM2PrivateKey
 from integrations.mca_v3_client import McaV3Client
 
 APP_ID = "mca-test-app"
-MCA_TABLES = ("mca_submission", "mca_call_audit", "mca_app")
+MCA_TABLES = ("mca_submission", "mca_call_audit", "mca_app", "mca_nonce", "mca_audit_checkpoint")
 
 
 @dataclass
@@ -55,6 +55,7 @@ def clean_mca_tables(app) -> None:
         else:
             for table in MCA_TABLES:
                 db.session.execute(text(f"DELETE FROM {table}"))
+        db.session.execute(text("UPDATE mca_audit_head SET seq = 0, last_mac = ''"))  # the chain starts again
         db.session.commit()
 
 

@@ -1,4 +1,4 @@
-"""Analyst workspace pages: permissions, versions, counts on the diagram, draft → validate → publish → compare."""
+"""Analyst workspace pages: permissions, versions, counts, draft → validate → submit → another analyst approves."""
 
 from __future__ import annotations
 
@@ -83,7 +83,19 @@ def test_versions_and_diagram_with_running_counts(app, analyst_client, drain):
     assert analyst_client.get("/analyst/xml/residence_registration").status_code == 400
 
 
-def test_draft_validate_publish_and_compare_over_http(app, analyst_client):
+@pytest.fixture
+def reviewer_client(app, analyst_client):
+    """A second analyst (process.publish), for the four-eyes review of the first one's drafts."""
+    client = app.test_client()
+    sign_in(client, "analyst02")
+    return client
+
+
+def _form_post(client, url: str, **data):
+    return client.post(url, data={"csrf_token": _csrf(client), **data})
+
+
+def test_draft_validate_submit_approve_by_another_analyst_and_compare_over_http(app, analyst_client, reviewer_client):
     with app.app_context():
         before = latest_process("residence_registration").version
     opened = analyst_client.post(
@@ -91,34 +103,81 @@ def test_draft_validate_publish_and_compare_over_http(app, analyst_client):
     )
     assert opened.status_code == 302
     draft_url = opened.headers["Location"]
+    draft_id = int(draft_url.rstrip("/").rsplit("/", 1)[1])
     modeler = analyst_client.get(draft_url).get_data(as_text=True)
-    assert "pf-modeler-config" in modeler and "bpmn-modeler.production.min.js" in modeler
+    assert (
+        "pf-modeler-config" in modeler and "bpmn-modeler.production.min.js" in modeler and 'id="pf-submit"' in modeler
+    )
     assert analyst_client.post(draft_url + "/save", json={"xml": "x"}).status_code in (400, 403)  # no CSRF token
     broken = SOURCE.replace('value="registration_supplement"', 'value="no_form"')
     assert _post_json(analyst_client, draft_url + "/save", {"xml": broken}).status_code == 200
     report = _post_json(analyst_client, draft_url + "/validate", {}).get_json()
     assert report["ok"] is False and report["problems"][0]["element"] == "Task_supplement"
-    refused = _post_json(analyst_client, draft_url + "/publish", {"comment": "坏的"})
+    refused = _post_json(analyst_client, draft_url + "/submit", {"comment": "坏的"})
     assert refused.status_code == 422 and refused.get_json()["code"] == "DEPLOYMENT_INVALID"
     fixed = SOURCE.replace('name="网点审核"', 'name="网点审核（网页改）"')
     assert _post_json(analyst_client, draft_url + "/save", {"xml": fixed}).status_code == 200
     assert _post_json(analyst_client, draft_url + "/validate", {}).get_json()["ok"] is True
-    missing = _post_json(analyst_client, draft_url + "/publish", {"comment": ""})
-    assert missing.status_code == 422 and missing.get_json()["message"] == "发布新版本必须填写变更说明"
+    missing = _post_json(analyst_client, draft_url + "/submit", {"comment": ""})
+    assert missing.status_code == 422 and missing.get_json()["message"] == "提交发布必须填写变更说明"
+    submitted = _post_json(analyst_client, draft_url + "/submit", {"comment": "网页发布测试"})
+    assert submitted.status_code == 200 and submitted.get_json()["status"] == "submitted"
+    with app.app_context():
+        assert latest_process("residence_registration").version == before  # not deployed yet
+    page = analyst_client.get(draft_url).get_data(as_text=True)
+    assert 'id="pf-submitted"' in page and 'id="pf-save"' not in page
+    # The author sees the submission in the queue but cannot review it, not even by posting directly.
+    queue = analyst_client.get("/analyst/reviews").get_data(as_text=True)
+    assert "本人提交，需他人审核" in queue and f'id="review-{draft_id}"' not in queue
+    own = analyst_client.get(f"/analyst/reviews/{draft_id}").get_data(as_text=True)
+    assert 'id="pf-own-draft"' in own and 'id="pf-approve"' not in own
+    assert _form_post(analyst_client, f"/analyst/reviews/{draft_id}/approve").status_code == 403
+    with app.app_context():
+        assert latest_process("residence_registration").version == before
     try:
-        published = _post_json(analyst_client, draft_url + "/publish", {"comment": "网页发布测试"})
-        assert published.status_code == 200, published.get_data(as_text=True)
-        assert published.get_json()["version"] == before + 1
-        versions = analyst_client.get("/analyst/bpmn/residence_registration").get_data(as_text=True)
+        queue = reviewer_client.get("/analyst/reviews").get_data(as_text=True)
+        assert f'id="review-{draft_id}"' in queue and "网页发布测试" in queue
+        review = reviewer_client.get(f"/analyst/reviews/{draft_id}").get_data(as_text=True)
+        assert (
+            'data-element="Task_clerk_review"' in review
+            and "网点审核（网页改）" in review
+            and 'id="pf-approve"' in review
+        )
+        approved = _form_post(reviewer_client, f"/analyst/reviews/{draft_id}/approve", note="已核对")
+        assert approved.status_code == 302 and approved.headers["Location"].endswith(
+            "/analyst/bpmn/residence_registration"
+        )
+        with app.app_context():
+            new = latest_process("residence_registration")
+            assert (new.version, new.deployed_by) == (before + 1, "analyst02")
+        versions = reviewer_client.get("/analyst/bpmn/residence_registration").get_data(as_text=True)
         assert "网页发布测试" in versions
-        compare = analyst_client.get(f"/analyst/bpmn/residence_registration/compare?old={before}&new={before + 1}")
+        compare = reviewer_client.get(f"/analyst/bpmn/residence_registration/compare?old={before}&new={before + 1}")
         text = compare.get_data(as_text=True)
         assert (
             compare.status_code == 200 and 'data-element="Task_clerk_review"' in text and "网点审核（网页改）" in text
         )
+        assert reviewer_client.get(f"/analyst/reviews/{draft_id}").status_code == 404  # no longer awaiting review
     finally:
         with app.app_context():
             deploy_sources(app.extensions["permitflow"], [("residence_registration.bpmn", SOURCE)], "tests", "restore")
+
+
+def test_a_reviewer_sends_a_draft_back_with_a_reason(app, analyst_client, reviewer_client):
+    opened = analyst_client.post("/analyst/bpmn/information_query/draft", data={"csrf_token": _csrf(analyst_client)})
+    draft_url = opened.headers["Location"]
+    draft_id = int(draft_url.rstrip("/").rsplit("/", 1)[1])
+    xml = (BPMN_DIR / "information_query.bpmn").read_text(encoding="utf-8")
+    changed = xml.replace('name="无记录"', 'name="无登记记录"')
+    assert _post_json(analyst_client, draft_url + "/save", {"xml": changed}).status_code == 200
+    submitted = _post_json(analyst_client, draft_url + "/submit", {"comment": "待退回"})
+    assert submitted.status_code == 200, submitted.get_data(as_text=True)
+    assert _form_post(reviewer_client, f"/analyst/reviews/{draft_id}/reject", reason="").status_code == 302
+    assert _form_post(analyst_client, f"/analyst/reviews/{draft_id}/reject", reason="自己退回").status_code == 403
+    back = _form_post(reviewer_client, f"/analyst/reviews/{draft_id}/reject", reason="请补充说明")
+    assert back.status_code == 302 and back.headers["Location"].endswith("/analyst/reviews")
+    page = analyst_client.get(draft_url).get_data(as_text=True)
+    assert 'id="pf-rejected"' in page and "请补充说明" in page and 'id="pf-save"' in page
 
 
 def test_a_draft_needs_the_design_permission_and_must_exist(app, analyst_client):

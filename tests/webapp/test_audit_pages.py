@@ -83,18 +83,52 @@ def test_export_to_excel_is_itself_audited(app):
         assert export.username == "auditadmin" and '"rows":5' in export.details
 
 
-def test_verify_button_reports_the_chain(app):
+def _check(client, drain) -> str:
+    """Start a background chain check, run the job, then read the page the browser polls."""
+    started = client.post("/audit/verify", data={"csrf_token": csrf_token(client)})
+    assert started.status_code == 302 and "/audit/verify/" in started.headers["Location"]
+    drain()
+    page = client.get(started.headers["Location"])
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def test_verify_button_reports_the_chain(app, drain):
     with app.app_context():
         reset_audit_chain()
     try:
         client = _auditor(app)  # the sign-in itself writes the first records
-        response = client.post("/audit/verify", data={"csrf_token": csrf_token(client)})
-        body = response.get_data(as_text=True)
-        assert response.status_code == 200 and "哈希链完整" in body
+        body = _check(client, drain)
+        assert "哈希链完整" in body and 'http-equiv="refresh"' not in body
         with app.app_context():
             raw_audit_sql("UPDATE audit_log SET result = 'ok', username = 'nobody' WHERE seq = 2")
-        body = client.post("/audit/verify", data={"csrf_token": csrf_token(client)}).get_data(as_text=True)
+        body = _check(client, drain)
         assert 'id="verify-failed"' in body and "第2条记录的校验码不符" in body
+        with app.app_context():
+            last = db.session.execute(
+                select(AuditLog).where(AuditLog.event == "audit.verify").order_by(AuditLog.seq.desc()).limit(1)
+            ).scalar_one()
+            assert last.result == "fail"
     finally:
         with app.app_context():
             reset_audit_chain()
+
+
+def test_a_queued_check_page_polls(app):
+    from processes.audit_verify import start_check
+    from processes.platform import get_platform
+
+    client = _auditor(app)
+    with app.app_context():
+        run_id = start_check(get_platform(), "auditadmin")  # not drained in thread/RQ mode; eager runs it
+        from models.security import AuditVerifyRun
+
+        db.session.execute(
+            AuditVerifyRun.__table__.update()
+            .where(AuditVerifyRun.id == run_id)
+            .values(status="running", total=10, checked=4)
+        )
+        db.session.commit()
+    body = client.get(f"/audit/verify/{run_id}").get_data(as_text=True)
+    assert 'id="verify-running"' in body and "4 / 10" in body and 'http-equiv="refresh"' in body
+    assert client.get("/audit/verify/999999").status_code == 404

@@ -72,19 +72,74 @@ def test_bad_input_is_a_chinese_422(app):
 
 
 def test_the_three_administrators_stay_separate(app):
+    """Enforced in the service, whoever calls it (here the operator's CLI path, by=None)."""
+    import pytest
+
+    from processes.errors import Conflict
+    from processes.platform import get_platform
+    from processes.users import create_user, update_user
+
+    ensure_demo_user(app, "auditadmin")
+    mobile = _user(app, "auditadmin").mobile
+    with app.app_context():
+        settings = get_platform().settings
+        # The same person (the audit administrator's mobile) cannot also become system administrator.
+        with pytest.raises(Conflict, match="三员角色不能兼任"):
+            create_user(
+                settings, {"username": "sys2", "display_name": "系统二", "role": "sysadmin", "mobile": mobile}, by=None
+            )
+        # An administrator account never changes to another role.
+        auditor = _user(app, "auditadmin")
+        with pytest.raises(Conflict):
+            update_user(auditor.id, {"display_name": "审计管理员", "role": "secadmin", "mobile": mobile}, by=None)
+    assert _user(app, "auditadmin").role == "auditadmin"
+
+
+def _denials(app) -> list[str]:
+    with app.app_context():
+        rows = db.session.execute(
+            select(AuditLog.details).where(AuditLog.event == "access.denied").order_by(AuditLog.seq)
+        ).scalars()
+        return list(rows)
+
+
+def test_administrator_accounts_are_changed_on_the_server_only(app):
+    """One security administrator cannot create, reset, re-key or edit an administrator account alone."""
     ensure_demo_user(app, "auditadmin")
     client = _admin(app)
-    # The same person (the audit administrator's mobile) cannot also become system administrator.
-    mobile = _user(app, "auditadmin").mobile
-    response = _create(client, username="sys2", role="sysadmin", mobile=mobile, district="", service_point="")
-    assert response.status_code == 409 and "三员角色不能兼任" in response.get_data(as_text=True)
-    # An administrator account never changes to another role.
     auditor = _user(app, "auditadmin")
-    response = client.post(
-        f"/admin/users/{auditor.id}",
-        data={"display_name": "审计管理员", "role": "secadmin", "active": "1", "csrf_token": csrf_token(client)},
+    before = len(_denials(app))
+    made = _create(client, username="sys2", role="sysadmin", mobile="13912340000", district="", service_point="")
+    assert made.status_code == 403 and "permitflow users" in made.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.execute(select(AppUser).where(AppUser.username == "sys2")).first() is None
+    token = {"csrf_token": csrf_token(client)}
+    assert client.post(f"/admin/users/{auditor.id}/reset", data=token).status_code == 403
+    key = SM2PrivateKey.generate().public_key().to_pem().decode()
+    assert client.post(f"/admin/users/{auditor.id}/ukey", data={"public_key": key, **token}).status_code == 403
+    edit = {"display_name": "审计管理员", "role": "auditadmin", "mobile": "13912349999", "active": "1", **token}
+    assert client.post(f"/admin/users/{auditor.id}", data=edit).status_code == 403
+    after = _user(app, "auditadmin")
+    assert (after.password_hash, after.ukey_public_key, after.mobile) == (
+        auditor.password_hash,
+        auditor.ukey_public_key,
+        auditor.mobile,
     )
-    assert response.status_code == 409 and _user(app, "auditadmin").role == "auditadmin"
+    denials = _denials(app)[before:]
+    assert len(denials) == 4 and all('"alert":"auditadmin"' in d and "ADMIN_ACCOUNT_CLI_ONLY" in d for d in denials)
+    # Disabling a (possibly compromised) administrator account needs no second person.
+    off = {"display_name": auditor.display_name, "role": "auditadmin", "mobile": auditor.mobile, "active": "0", **token}
+    assert client.post(f"/admin/users/{auditor.id}", data=off).status_code == 302
+    assert _user(app, "auditadmin").active is False
+
+
+def test_nobody_edits_their_own_account_on_the_admin_pages(app):
+    client = _admin(app)
+    me = _user(app, "secadmin")
+    token = {"csrf_token": csrf_token(client)}
+    assert client.post(f"/admin/users/{me.id}/reset", data=token).status_code == 403
+    assert client.post(f"/admin/users/{me.id}/unlock", data=token).status_code == 403
+    assert any("OWN_ACCOUNT" in d for d in _denials(app))
 
 
 def test_reset_unlock_and_ukey_registration(app):

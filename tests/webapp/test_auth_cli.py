@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from integrations.crypto import SM2PublicKey
-from models import AppUser, db
+from models import AppUser, AuditLog, db
 from tests.webapp.auth_support import csrf_token, submit_password, ukey_challenge
 from webapp.cli import main
 
@@ -95,3 +95,54 @@ def test_demo_data_is_refused_in_production(ctx):
     finally:
         platform.settings = original
     assert db.session.execute(select(AppUser)).first() is None
+
+
+def test_operator_reseals_a_reviewed_account(app, database_url, simulator):
+    from sqlalchemy import text
+
+    from processes.auth_integrity import intact
+    from tests.webapp.auth_support import ensure_demo_user
+
+    ensure_demo_user(app, "clerk01")
+    with app.app_context():
+        db.session.execute(text("UPDATE app_user SET mobile = '13900009999' WHERE username = 'clerk01'"))
+        db.session.commit()
+        assert not intact(db.session.execute(select(AppUser).where(AppUser.username == "clerk01")).scalar_one())
+    env = _env(database_url, simulator.url)
+    result = CliRunner().invoke(main, ["users", "reseal", "clerk01"], env=env)
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert intact(db.session.execute(select(AppUser).where(AppUser.username == "clerk01")).scalar_one())
+    missing = CliRunner().invoke(main, ["users", "reseal", "nobody"], env=env)
+    assert missing.exit_code == 1 and "no user" in missing.output
+
+
+def test_operator_resets_and_rekeys_an_administrator_account(app, database_url, simulator, tmp_path):
+    from tests.webapp.auth_support import ensure_demo_user
+
+    ensure_demo_user(app, "auditadmin")
+    env = _env(database_url, simulator.url)
+    reset = CliRunner().invoke(main, ["users", "reset-password", "auditadmin"], env=env)
+    assert reset.exit_code == 0, reset.output
+    password = re.search(r"shown once, must be changed at sign-in\): (\S+)", reset.output).group(1)
+    assert submit_password(app.test_client(), "auditadmin", password).status_code == 302
+    key_file = tmp_path / "aud.pub"
+    key_file.write_text(CliRunner().invoke(main, ["ukey", "keygen", "--out", str(tmp_path / "aud.pem")]).output)
+    keyed = CliRunner().invoke(main, ["users", "register-ukey", "auditadmin", str(key_file)], env=env)
+    assert keyed.exit_code == 0, keyed.output
+    with app.app_context():
+        user = db.session.execute(select(AppUser).where(AppUser.username == "auditadmin")).scalar_one()
+        assert (
+            SM2PublicKey.from_pem(user.ukey_public_key).to_pem() == SM2PublicKey.from_pem(key_file.read_text()).to_pem()
+        )
+        flagged = (
+            db.session.execute(
+                select(AuditLog.details)
+                .where(AuditLog.event.in_(["user.reset_password", "user.register_ukey"]))
+                .order_by(AuditLog.seq.desc())
+                .limit(2)
+            )
+            .scalars()
+            .all()
+        )
+    assert len(flagged) == 2 and all('"alert":"auditadmin"' in d for d in flagged)

@@ -194,3 +194,105 @@ def test_rare_character_library_page(app):
     operator = _signed_in(app, "operator01")
     page = operator.get("/changes/rare-characters")
     assert page.status_code == 200 and "字库为空" in page.get_data(as_text=True)
+
+
+def test_the_instance_token_is_shown_neither_on_the_task_page_nor_in_the_console(app):
+    from models import ProcessInstance, db
+    from processes.case_scope import case_data
+    from tests.processes.change_request_support import submit
+
+    holder = make_holder(app, "issued")
+    number = submit(
+        app, "person_contact", {"id_number": holder.id_number, "name": holder.name, "new_mobile": "13911112222"}
+    )
+    row = request_row(app, number)
+    with app.app_context():
+        instance = db.session.get(ProcessInstance, row.instance_id)
+        token = case_data(app.extensions["permitflow"], instance)["change"]["token"]
+        public_id = instance.public_id
+    assert len(token) == 32
+    task = approval_task(app, number, 1)
+    approver = _signed_in(app, "approver1")
+    pages = [
+        approver.get(f"/approvals/tasks/{task.id}"),
+        approver.get(f"/inbox/tasks/{task.id}"),
+        approver.get(f"/inbox/tasks/{task.id}?unmask=1"),
+        _signed_in(app, "operator01").get(f"/console/instances/{public_id}"),
+    ]
+    for page in pages:
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and number in html
+        assert token not in html
+    assert "request_id" in pages[3].get_data(as_text=True)  # the rest of the change data is still shown
+
+
+def test_change_request_pages_need_change_view(app):
+    from tests.processes.change_request_support import submit
+
+    holder = make_holder(app, "issued")
+    number = submit(
+        app, "person_contact", {"id_number": holder.id_number, "name": holder.name, "new_mobile": "13911112222"}
+    )
+    for username in ("clerk01", "clerk02", "analyst01"):
+        assert _signed_in(app, username).get(f"/changes/requests/{number}").status_code == 403, username
+    page = _signed_in(app, "approver1").get(f"/changes/requests/{number}")
+    assert page.status_code == 200 and 'data-status="pending"' in page.get_data(as_text=True)
+    assert _signed_in(app, "operator01").get("/changes/requests/BG00000000NOPE").status_code == 404
+
+
+def test_a_refused_request_stores_no_file(app):
+    import secrets
+
+    from handlers.photo import PhotoStore
+    from integrations.crypto import sm3_hex
+    from models import db
+    from models.changes import ChangeRequest
+    from models.files import UploadedFile
+    from processes.domain.photos import store_root
+
+    holder = make_holder(app, "issued")
+    operator = _signed_in(app, "operator01")
+    proof = JPEG + secrets.token_bytes(32)  # bytes never stored before (the photo store outlives test runs)
+    portrait = JPEG + secrets.token_bytes(32)
+    attempts = [
+        # The identity check fails (wrong name): refused after the form itself was fine.
+        ("person_contact", {"name": "冒名", "new_mobile": "13911112222", "reason": "更正"}, "attachments", proof),
+        # The form is incomplete (no reason).
+        ("person_contact", {"name": holder.name, "new_mobile": "13911112222"}, "attachments", proof),
+        ("person_portrait", {"name": "冒名", "reason": "换照片"}, "new_portrait", portrait),
+    ]
+    for code, fields, file_field, content in attempts:
+        response = operator.post(
+            f"/changes/new/{code}",
+            data={
+                "csrf_token": csrf_token(operator),
+                "id_number": holder.id_number,
+                **fields,
+                file_field: (io.BytesIO(content), "proof.jpg", "image/jpeg"),
+            },
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 422, (code, response.status_code)
+    with app.app_context():
+        assert db.session.execute(select(ChangeRequest.id)).first() is None
+        assert (
+            db.session.execute(select(UploadedFile.id).where(UploadedFile.uploaded_by == "operator01")).first() is None
+        )
+        store = PhotoStore(store_root())
+        assert not store.path(sm3_hex(proof)).exists() and not store.path(sm3_hex(portrait)).exists()
+    # The same upload with a valid request is stored and referenced.
+    response = operator.post(
+        "/changes/new/person_portrait",
+        data={
+            "csrf_token": csrf_token(operator),
+            "id_number": holder.id_number,
+            "name": holder.name,
+            "reason": "换照片",
+            "new_portrait": (io.BytesIO(portrait), "p.jpg", "image/jpeg"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    with app.app_context():
+        assert PhotoStore(store_root()).path(sm3_hex(portrait)).exists()
+        assert request_row(app, _number(response)).fields["new_portrait"]["sm3"] == sm3_hex(portrait)

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from handlers.photo import PhotoStore
+from handlers.registry import HandlerError
+from handlers.sealed_files import SealedFileError, open_bytes, seal_bytes
 from integrations.crypto import sm3_hex
 from models import db
 from models.files import UploadedFile
@@ -49,7 +52,10 @@ def test_upload_stores_the_bytes_once_and_returns_the_reference(app, client, key
     assert response.status_code == 201, response.get_json()
     ref = response.get_json()
     assert ref == {"id": ref["sm3"][:16], "sm3": sm3_hex(JPEG), "size": len(JPEG), "mime": "image/jpeg"}
-    assert _stored(app, ref["sm3"]).read_bytes() == JPEG
+    on_disk = _stored(app, ref["sm3"]).read_bytes()
+    assert on_disk.startswith(b"PFSEALED1\nfield-enc:") and JPEG[12:80] not in on_disk  # SM4-GCM at rest
+    with app.app_context():
+        assert PhotoStore(_stored(app, ref["sm3"]).parents[1]).get(ref["sm3"]) == JPEG  # read back transparently
     png = _post(client, key, PNG, "image/png")
     assert png.status_code == 201 and png.get_json()["mime"] == "image/png"
     with app.app_context():
@@ -115,3 +121,32 @@ def test_the_upload_is_documented(client):
     post = doc["paths"]["/files"]["post"]
     assert set(post["requestBody"]["content"]) == {"image/jpeg", "image/png"}
     assert {"200", "201", "413", "422"} <= set(post["responses"])
+
+
+def test_stored_files_are_refused_when_tampered_moved_or_under_an_unknown_key(app, client, key):
+    ref = _post(client, key, JPEG).get_json()
+    path = _stored(app, ref["sm3"])
+    sealed = path.read_bytes()
+    with app.app_context():
+        keys = app.extensions["permitflow"].keys
+        store = PhotoStore(path.parents[1])
+        try:
+            path.write_bytes(sealed[:-20] + bytes([sealed[-20] ^ 1]) + sealed[-19:])  # one ciphertext bit
+            with pytest.raises(HandlerError) as tampered:
+                store.get(ref["sm3"])
+            assert tampered.value.code == "PHOTO_FILE_TAMPERED"
+            png = sm3_hex(PNG)
+            path.write_bytes(seal_bytes(PNG, png, keys))  # another file's (valid) ciphertext under this name
+            with pytest.raises(HandlerError) as moved:
+                store.get(ref["sm3"])
+            assert moved.value.code == "PHOTO_FILE_TAMPERED"
+            path.write_bytes(sealed.replace(b"field-enc:", b"field-enc:9", 1))
+            with pytest.raises(HandlerError) as unknown:
+                store.get(ref["sm3"])
+            assert unknown.value.code == "PHOTO_FILE_KEY_UNKNOWN"
+            with pytest.raises(SealedFileError) as plain:
+                open_bytes(JPEG, ref["sm3"], keys)
+            assert plain.value.code == "FILE_NOT_SEALED"
+        finally:
+            path.write_bytes(sealed)
+        assert store.get(ref["sm3"]) == JPEG

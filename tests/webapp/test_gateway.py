@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from sqlalchemy import select
@@ -22,15 +23,43 @@ def gw_app(app, make_app):
     return make_app(GATEWAY_REQUIRED=True, GATEWAY_SHARED_KEY=KEY, GATEWAY_PROXIES=f"{GATEWAY_IP},10.20.0.0/16")
 
 
-def _headers(method: str, path: str, user: str = "", cert: str = "", *, ts: int | None = None, key: str = KEY):
+CLIENT_IP = "203.0.113.9"
+
+
+def _headers(
+    method: str,
+    path: str,
+    user: str = "",
+    cert: str = "",
+    *,
+    body: bytes = b"",
+    ts: int | None = None,
+    key: str = KEY,
+    nonce: str | None = None,
+    client_ip: str = CLIENT_IP,
+):
     stamp = str(int(time.time()) if ts is None else ts)
     encoded = quote(cert, safe="")
+    nonce = nonce or secrets.token_hex(16)
     return {
         "X-Gateway-Timestamp": stamp,
         "X-Gateway-User": user,
         "X-Gateway-Cert": encoded,
-        "X-Gateway-Signature": gateway_signature(key, method, path, stamp, user, encoded),
+        "X-Gateway-Nonce": nonce,
+        "X-Gateway-Client-IP": client_ip,
+        "X-Gateway-Signature": gateway_signature(key, method, path, body, stamp, nonce, user, encoded, client_ip),
     }
+
+
+def _form(client, path: str, fields: dict, user: str = "", cert: str = ""):
+    """POST a form with the body the gateway signed."""
+    body = urlencode(fields).encode()
+    return client.post(
+        path,
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers=_headers("POST", path, user, cert, body=body),
+    )
 
 
 def _client(app, ip: str = GATEWAY_IP):
@@ -88,10 +117,12 @@ def test_the_gateway_certificate_is_the_second_factor(gw_app):
     cert = demo_key("approver2").public_key().to_pem().decode()
     client = _client(gw_app)
     client.get("/login", headers=_headers("GET", "/login", "approver2", cert))
-    response = client.post(
+    response = _form(
+        client,
         "/login",
-        data={"username": "approver2", "password": TEST_PASSWORD, "csrf_token": csrf_token(client)},
-        headers=_headers("POST", "/login", "approver2", cert),
+        {"username": "approver2", "password": TEST_PASSWORD, "csrf_token": csrf_token(client)},
+        "approver2",
+        cert,
     )
     assert response.status_code == 302 and response.headers["Location"] == "/"
     with gw_app.app_context():
@@ -107,10 +138,12 @@ def test_a_certificate_that_is_not_the_users_falls_back_to_the_second_factor(gw_
     stranger = demo_key("someone-else").public_key().to_pem().decode()
     client = _client(gw_app)
     client.get("/login", headers=_headers("GET", "/login", "approver2", stranger))
-    response = client.post(
+    response = _form(
+        client,
         "/login",
-        data={"username": "approver2", "password": TEST_PASSWORD, "csrf_token": csrf_token(client)},
-        headers=_headers("POST", "/login", "approver2", stranger),
+        {"username": "approver2", "password": TEST_PASSWORD, "csrf_token": csrf_token(client)},
+        "approver2",
+        stranger,
     )
     assert response.status_code == 302 and "/login/factor" in response.headers["Location"]
 
@@ -119,10 +152,12 @@ def test_signing_in_as_another_user_than_the_gateway_says_is_refused(gw_app):
     ensure_demo_user(gw_app, "approver2")
     client = _client(gw_app)
     client.get("/login", headers=_headers("GET", "/login", "clerk01", ""))
-    response = client.post(
+    response = _form(
+        client,
         "/login",
-        data={"username": "approver2", "password": TEST_PASSWORD, "csrf_token": csrf_token(client)},
-        headers=_headers("POST", "/login", "clerk01", ""),
+        {"username": "approver2", "password": TEST_PASSWORD, "csrf_token": csrf_token(client)},
+        "clerk01",
+        "",
     )
     assert response.status_code == 401 and "安全网关认证的用户不一致" in response.get_data(as_text=True)
 
@@ -136,3 +171,54 @@ def test_gateway_mode_needs_a_key_and_addresses():
         Settings.from_env(environ={}, GATEWAY_REQUIRED=True, GATEWAY_SHARED_KEY=KEY)
     with pytest.raises(ConfigError, match="GATEWAY_PROXIES"):
         Settings.from_env(environ={}, GATEWAY_PROXIES="not-an-address")
+
+
+def test_query_string_body_and_replays_are_covered(gw_app):
+    client = _client(gw_app)
+    signed = _headers("GET", "/login?next=/inbox")
+    assert client.get("/login?next=/inbox", headers=signed).status_code == 200
+    # The same signed request again is a replay, whatever the path.
+    replay = client.get("/login?next=/inbox", headers=signed)
+    assert replay.status_code == 403 and "GATEWAY_REPLAY" in replay.get_data(as_text=True)
+    # Another query string under a signature made for the path alone.
+    changed = client.get("/login?next=/admin/users", headers=_headers("GET", "/login"))
+    assert changed.status_code == 403 and "GATEWAY_SIGNATURE_INVALID" in changed.get_data(as_text=True)
+    # A body other than the one signed.
+    body = urlencode({"username": "clerk01", "password": "x"}).encode()
+    headers = _headers("POST", "/login", body=body)
+    other = client.post(
+        "/login", data=body + b"&x=1", content_type="application/x-www-form-urlencoded", headers=headers
+    )
+    assert other.status_code == 403 and "GATEWAY_SIGNATURE_INVALID" in other.get_data(as_text=True)
+    missing_nonce = _headers("GET", "/login")
+    missing_nonce.pop("X-Gateway-Nonce")
+    assert client.get("/login", headers=missing_nonce).status_code == 403
+
+
+def test_the_signed_client_address_is_audited_not_the_gateways(gw_app):
+    ensure_demo_user(gw_app, "approver2")
+    cert = demo_key("approver2").public_key().to_pem().decode()
+    client = _client(gw_app)
+    fields = {"username": "approver2", "password": TEST_PASSWORD, "csrf_token": csrf_token(client)}
+    assert _form(client, "/login", fields, "approver2", cert).status_code == 302
+    with gw_app.app_context():
+        assert db.session.execute(select(StaffSession.ip)).scalar_one() == CLIENT_IP
+        last = db.session.execute(select(AuditLog).order_by(AuditLog.seq.desc()).limit(1)).scalar_one()
+        assert (last.event, last.ip) == ("auth.login", CLIENT_IP)
+
+
+def test_production_without_the_gateway_does_not_start():
+    from config import ConfigError, Settings
+
+    base = {
+        "PERMITFLOW_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "DATABASE_URL": "postgresql+psycopg://x/y",
+        "PERMITFLOW_MASTER_KEY": "ab" * 16,
+    }
+    with pytest.raises(ConfigError, match="GATEWAY_REQUIRED"):
+        Settings.from_env(environ={}, **base)
+    settings = Settings.from_env(
+        environ={}, **base, GATEWAY_REQUIRED=True, GATEWAY_SHARED_KEY=KEY, GATEWAY_PROXIES=GATEWAY_IP
+    )
+    assert settings.GATEWAY_REQUIRED

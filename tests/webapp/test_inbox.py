@@ -89,7 +89,7 @@ def test_clerk_sees_only_their_district_and_filters_and_pages(app, cases):
         ("page=abc", "BAD_PAGING"),
         ("per_page=7", "BAD_PAGING"),
         ("created_from=2026-13-40", "BAD_FILTER"),
-        ("id_number=12345", "BAD_FILTER"),
+        ("id_number=12345", "ID_NUMBER_IN_URL"),  # finding 20: never in a URL, whatever its value
         ("overdue=maybe", "BAD_FILTER"),
     ],
 )
@@ -101,6 +101,19 @@ def test_bad_filters_are_a_chinese_400_with_a_code(app, query, code):
     assert code in response.get_data(as_text=True)
     as_json = client.get(f"/inbox/?{query}", headers={"Accept": "application/json"}).get_json()
     assert as_json["code"] == code and any("\u4e00" <= ch <= "\u9fff" for ch in as_json["message"])
+
+
+def test_id_number_filters_are_posted_and_paged_without_a_url(app, cases):
+    client = app.test_client()
+    sign_in(client, "clerk01")
+    full = sim_person("long", 1).id_number
+    page = client.post("/inbox/", data={"csrf_token": csrf_token(client), "id_number": full, "per_page": "10"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "BK-XH1" in html and "BK-XH0" not in html
+    assert 'method="post" action="/inbox/"' in html and f"?id_number={full}" not in html
+    bad = client.post("/inbox/", data={"csrf_token": csrf_token(client), "id_number": "12345"})
+    assert bad.status_code == 400 and "BAD_FILTER" in bad.get_data(as_text=True)
+    assert client.post("/inbox/", data={"id_number": full}).status_code in (400, 403)  # no CSRF token
 
 
 def test_claim_unclaim_assign_and_audit(app, cases):

@@ -6,6 +6,7 @@ import base64
 import json
 import secrets
 import time
+from dataclasses import replace
 
 import pytest
 import requests
@@ -104,8 +105,21 @@ def test_b1_the_documented_canonical_string_built_by_hand_is_accepted(mca):
     raw = requests.post(f"{mca.url}/api/mca/v3/house.fuzzyQuery", data=body, headers=headers)
     assert raw.status_code == 200, raw.text
     h = raw.headers
+    assert (h["X-Mca-App-Id"], h["X-Mca-Interface"], h["X-Mca-Request-Sm3"]) == (
+        APP_ID,
+        "house.fuzzyQuery",
+        sm3_hex(body),
+    )
     response_canonical = "\n".join(
-        [h["X-Mca-App-Id"], h["X-Mca-Interface"], h["X-Mca-Timestamp"], nonce, h["X-Mca-Key-Id"], sm3_hex(raw.content)]
+        [
+            APP_ID,
+            "house.fuzzyQuery",
+            h["X-Mca-Timestamp"],
+            nonce,
+            h["X-Mca-Key-Id"],
+            sm3_hex(raw.content),
+            sm3_hex(body),
+        ]
     )
     assert h["X-Mca-Nonce"] == nonce
     assert server.verify(response_canonical.encode(), base64.b64decode(h["X-Mca-Signature"]))
@@ -140,7 +154,8 @@ def test_b1_replayed_nonce_is_refused_and_the_replay_changes_nothing(mca):
     replay = mca.client.send(prepared)
     assert (replay.status, replay.code) == (409, "MCA_NONCE_REPLAYED")
     assert _business_rows(mca.app) == before == {"process_instance": 1, "uploaded_file": 0, "mca_submission": 1}
-    assert [r.result_code for r in mca.audit_rows()] == ["OK", "MCA_NONCE_REPLAYED"]
+    # A submission is audited before its service runs (MCA_ACCEPTED) and again with its outcome.
+    assert [r.result_code for r in mca.audit_rows()] == ["MCA_ACCEPTED", "OK", "MCA_NONCE_REPLAYED"]
     # The same nonce with a fresh timestamp and signature is still a replay.
     again = mca.client.prepare("registration.submit", _registration(p), nonce=prepared.nonce)
     assert mca.client.send(again).code == "MCA_NONCE_REPLAYED"
@@ -255,6 +270,27 @@ def test_b1_client_refuses_a_forged_or_misdirected_answer(mca):
         open_response(other, 200, raw.headers, raw.content, server)
     with pytest.raises(McaClientError, match="signature"):
         open_response(prepared, 200, raw.headers, raw.content, SM2PrivateKey.generate().public_key())
+
+
+def test_b1_a_signed_refusal_of_another_request_is_rejected_by_the_client(mca):
+    """Finding 11: same app, interface and nonce but another body: the server's signed refusal does not fit."""
+    prepared = mca.client.prepare("house.fuzzyQuery", {"partialAddress": "田林路"})
+    tampered = prepared.body.replace(b'"cipherText":"', b'"cipherText":"AAAA')
+    raw = requests.post(f"{mca.url}/api/mca/v3/house.fuzzyQuery", data=tampered, headers=prepared.headers)
+    assert raw.status_code == 401 and raw.json()["code"] == "MCA_SIGNATURE_INVALID"
+    server = SM2PublicKey.from_pem(mca.server_pem)
+    with pytest.raises(McaClientError, match="request digest differs"):
+        open_response(prepared, raw.status_code, raw.headers, raw.content, server)
+    # Another app's answer with the same nonce and interface is not ours either.
+    other = replace(prepared, app_id="mca-other-app")
+    good = requests.post(f"{mca.url}/api/mca/v3/house.fuzzyQuery", data=prepared.body, headers=prepared.headers)
+    assert open_response(prepared, good.status_code, good.headers, good.content, server).ok
+    with pytest.raises(McaClientError, match="not for this request"):
+        open_response(other, good.status_code, good.headers, good.content, server)
+    # The answer is bound by its signature: swapping in the refused request's digest breaks it.
+    forged = dict(good.headers, **{"X-Mca-Request-Sm3": sm3_hex(tampered)})
+    with pytest.raises(McaClientError, match="signature"):
+        open_response(prepared, good.status_code, forged, good.content, server)
 
 
 def test_b1_openapi_documents_every_group_field_and_error_in_chinese(mca):

@@ -43,8 +43,13 @@ def test_search_filters_and_pages(app, drain):
     html = client.get("/console/instances").get_data(as_text=True)
     assert all(f'data-business-key="BK-OPS{n}"' in html for n in range(3)) and "共 3 条" in html
     assert "共 1 条" in client.get("/console/instances?business_key=BK-OPS1").get_data(as_text=True)
-    by_id = client.get(f"/console/instances?id_number={sim_person('long', 2).id_number}").get_data(as_text=True)
-    assert "共 1 条" in by_id and 'data-business-key="BK-OPS2"' in by_id
+    full = sim_person("long", 2).id_number
+    by_id = client.post("/console/instances", data={"csrf_token": csrf_token(client), "id_number": full})
+    by_id = by_id.get_data(as_text=True)
+    assert "共 1 条" in by_id and 'data-business-key="BK-OPS2"' in by_id and f"id_number={full}" not in by_id
+    assert client.get(f"/console/instances?id_number={full}").status_code == 400  # never in a URL
+    two = client.post("/console/instances", data={"csrf_token": csrf_token(client), "per_page": "10"})
+    assert two.status_code == 200 and "共 3 条" in two.get_data(as_text=True)
     assert "共 3 条" in client.get("/console/instances?status=waiting&process_key=residence_registration").get_data(
         as_text=True
     )

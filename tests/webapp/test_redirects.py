@@ -30,4 +30,3 @@ def test_local_paths_are_kept(target):
 )
 def test_anything_that_could_leave_the_site_is_refused(target):
     assert local_path(target) is None
-

@@ -90,8 +90,12 @@ def test_query_page_masks_and_a_viewer_without_unmask_cannot_unmask(data):
     html = client.get("/queries/elicence?permit_no=JZ1&unmask=1").get_data(as_text=True)
     assert "110101********0011" in html and ID1 not in html
     assert 'id="f-unmask"' not in html
-    bad = client.get("/queries/elicence?id_number=123")
+    assert client.get("/queries/elicence?id_number=123").status_code == 400  # finding 20: never in a URL
+    bad = client.post("/queries/elicence", data={"csrf_token": csrf_token(client), "id_number": "123"})
     assert bad.status_code == 422 and "QUERY_FILTER_INVALID" in bad.get_data(as_text=True)
+    found = client.post("/queries/elicence", data={"csrf_token": csrf_token(client), "id_number": ID1})
+    found_html = found.get_data(as_text=True)
+    assert found.status_code == 200 and "JZ1" in found_html and f"id_number={ID1}" not in found_html
     assert "共 2 条" in client.get("/queries/deaths").get_data(as_text=True)
 
 

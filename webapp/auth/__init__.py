@@ -29,7 +29,19 @@ def csrf_token() -> str:
 
 
 def _client_ip() -> str | None:
+    identity = g.get("gateway")
+    if identity is not None and identity.client_ip:
+        return identity.client_ip
     return (request.remote_addr or "")[:64] or None
+
+
+def _trace_ids() -> audit.TraceIds:
+    """The request id audit rows keep (always made by this server) and the caller's X-Request-ID, if it chose one."""
+    request_id = g.get("request_id") or secrets.token_hex(8)
+    supplied = request.headers.get("X-Request-ID", "")[:64] or None
+    if supplied is not None and supplied == request_id:  # the id of this request was chosen by the client
+        request_id = secrets.token_hex(8)
+    return audit.TraceIds(request_id=request_id, client_request_id=supplied)
 
 
 def _load_staff(settings: Any) -> None:
@@ -82,15 +94,17 @@ def init_auth(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=settings.PERMITFLOW_ENV == "production",
     )
-    if settings.PERMITFLOW_ENV == "production" and not settings.GATEWAY_REQUIRED:
-        log.warning("production without GATEWAY_REQUIRED: staff pages are reachable without the security gateway")
 
     @app.before_request
     def _auth_start() -> Any:
         g.audit_token = audit.actor_context.set(audit.AuditActor(ip=_client_ip()))
+        g.trace_token = audit.trace_context.set(_trace_ids())
         refused = gateway.enforce(settings)
         if refused is not None:
             return refused
+        identity = g.get("gateway")
+        if identity is not None and identity.client_ip:  # the signed client address, not the gateway's own
+            audit.actor_context.set(audit.AuditActor(ip=identity.client_ip))
         if request.path.startswith(SESSIONLESS):
             return None
         _load_staff(settings)
@@ -110,6 +124,9 @@ def init_auth(app: Flask) -> None:
         token = g.pop("audit_token", None)
         if token is not None:
             audit.actor_context.reset(token)
+        trace = g.pop("trace_token", None)
+        if trace is not None:
+            audit.trace_context.reset(trace)
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

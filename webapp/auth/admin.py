@@ -10,7 +10,7 @@ from processes import users
 from processes.errors import ProcessError
 from processes.platform import get_platform
 from processes.roles import ROLES
-from webapp.auth.guard import require_permission
+from webapp.auth.guard import current_staff, require_permission
 
 users_admin = Blueprint("users_admin", __name__, url_prefix="/admin/users")
 PER_PAGE = 50
@@ -45,11 +45,18 @@ def create() -> Any:
     """Create an account; the initial password is shown once."""
     if request.method == "POST":
         try:
-            user, initial = users.create_user(get_platform().settings, request.form)
+            user, initial = users.create_user(get_platform().settings, request.form, by=_me())
         except ProcessError as exc:
+            if exc.status == 403:
+                raise
             return _form(None, exc), exc.status
         return render_template("auth/user_secret.html", user=user, password=initial, created=True)
     return _form(None, None)
+
+
+def _me() -> int:
+    """The acting security administrator (the services refuse changes to their own account)."""
+    return current_staff().id
 
 
 def _form(user: Any, error: ProcessError | None) -> str:
@@ -70,8 +77,10 @@ def edit(user_id: int) -> Any:
     user = users.get_user(user_id)
     if request.method == "POST":
         try:
-            users.update_user(user_id, request.form)
+            users.update_user(user_id, request.form, by=_me())
         except ProcessError as exc:
+            if exc.status == 403:
+                raise
             return _form(users.get_user(user_id), exc), exc.status  # reloaded: the failed save rolled back
         flash("已保存", "info")
         return redirect(url_for("users_admin.edit", user_id=user_id))
@@ -82,7 +91,7 @@ def edit(user_id: int) -> Any:
 @require_permission("user.manage")
 def reset(user_id: int) -> Any:
     """Reset the password (shown once; must be changed at next sign-in)."""
-    user, initial = users.reset_password(get_platform().settings, user_id)
+    user, initial = users.reset_password(get_platform().settings, user_id, by=_me())
     return render_template("auth/user_secret.html", user=user, password=initial, created=False)
 
 
@@ -90,7 +99,7 @@ def reset(user_id: int) -> Any:
 @require_permission("user.manage")
 def unlock(user_id: int) -> Any:
     """Lift a lockout."""
-    users.unlock(user_id)
+    users.unlock(user_id, by=_me())
     flash("账号已解锁", "info")
     return redirect(url_for("users_admin.edit", user_id=user_id))
 
@@ -100,8 +109,10 @@ def unlock(user_id: int) -> Any:
 def register_ukey(user_id: int) -> Any:
     """Register the SM2 public key of the user's UKey."""
     try:
-        users.register_ukey(user_id, request.form.get("public_key", ""))
+        users.register_ukey(user_id, request.form.get("public_key", ""), by=_me())
     except ProcessError as exc:
+        if exc.status == 403:
+            raise
         flash(exc.message, "error")
         return redirect(url_for("users_admin.edit", user_id=user_id))
     flash("UKey 公钥已登记", "info")

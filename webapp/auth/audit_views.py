@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from processes import audit
 from processes.audit_search import EVENT_LABELS, RESULT_LABELS, AuditFilter, export_xlsx, oldest_record_at, search
+from processes.audit_verify import get_check, problems_of, start_check
 from processes.errors import ProcessError
 from processes.platform import get_platform
-from webapp.auth.guard import require_permission
+from webapp.auth.guard import current_staff, require_permission
 
 audit_pages = Blueprint("audit", __name__, url_prefix="/audit")
 PER_PAGE = 50
@@ -70,12 +71,15 @@ def export() -> Any:
 @audit_pages.post("/verify")
 @require_permission("audit.view")
 def verify() -> Any:
-    """Check the hash chain now and show what was found."""
-    report = audit.verify_chain()
-    audit.log(
-        "audit.verify",
-        result="ok" if report.ok else "fail",
-        object_type="audit_log",
-        details={"checked": report.checked, "problems": len(report.problems)},
-    )
-    return render_template("audit/verify.html", report=report)
+    """Start a background check of the hash chain; its page shows progress, then what was found."""
+    staff = current_staff()
+    run_id = start_check(get_platform(), staff.username if staff else None)
+    return redirect(url_for("audit.verify_status", run_id=run_id))
+
+
+@audit_pages.get("/verify/<int:run_id>")
+@require_permission("audit.view")
+def verify_status(run_id: int) -> Any:
+    """Progress of a chain check (the page reloads itself until the check has finished), then its result."""
+    run = get_check(run_id)
+    return render_template("audit/verify.html", run=run, problems=problems_of(run))

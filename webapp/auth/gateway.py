@@ -1,8 +1,9 @@
 """Security gateway (S3): in gateway mode only requests the gateway signed, from its addresses, are served.
 
-The gateway (SSL VPN / security gateway with client certificates) forwards the user it authenticated and
-their certificate's SM2 public key, and signs method, path, timestamp, user and certificate with HMAC-SM3
-under a key shared through the environment. Health probes (/healthz, /readyz) stay reachable directly.
+The gateway (SSL VPN / security gateway with client certificates) forwards the user it authenticated, their
+certificate's SM2 public key and the client's IP address, and signs method, full path with query string, SM3 of
+the body, timestamp, a one-time nonce, user, certificate and client IP with HMAC-SM3 under a key shared through
+the environment. A nonce is accepted once (replay cache). Health probes (/healthz, /readyz) stay reachable.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from urllib.parse import unquote
 
 from flask import g, jsonify, render_template, request
 
-from integrations.crypto import hmac_sm3
+from integrations.crypto import hmac_sm3, sm3_hex
 from processes import audit
+from processes.auth_gateway import NonceStoreDown, first_use
+from processes.platform import get_platform
 
 H_TIMESTAMP = "X-Gateway-Timestamp"
 H_USER = "X-Gateway-User"
 H_CERT = "X-Gateway-Cert"  # URL-encoded PEM of the client SM2 certificate (or its public key)
 H_SIGNATURE = "X-Gateway-Signature"
+H_NONCE = "X-Gateway-Nonce"  # 16-128 characters, unique per request
+H_CLIENT_IP = "X-Gateway-Client-IP"  # the address the gateway saw the client connect from
 EXEMPT = ("/healthz", "/readyz")
 
 
@@ -32,12 +37,28 @@ class GatewayIdentity:
 
     username: str
     cert_pem: str
+    client_ip: str | None = None
 
 
-def gateway_signature(key: str, method: str, path: str, timestamp: str, user: str, cert: str) -> str:
-    """The HMAC-SM3 hex signature the gateway sends (cert as sent, i.e. URL-encoded)."""
-    message = "\n".join((method.upper(), path, timestamp, user, cert))
+def gateway_signature(
+    key: str,
+    method: str,
+    full_path: str,
+    body: bytes,
+    timestamp: str,
+    nonce: str,
+    user: str,
+    cert: str,
+    client_ip: str,
+) -> str:
+    """The HMAC-SM3 hex signature the gateway sends (cert as sent, i.e. URL-encoded; full_path with ?query)."""
+    message = "\n".join((method.upper(), full_path, sm3_hex(body), timestamp, nonce, user, cert, client_ip))
     return hmac_sm3(key.encode("utf-8"), message)
+
+
+def _full_path() -> str:
+    query = request.query_string.decode("latin-1")
+    return request.path + ("?" + query if query else "")
 
 
 def _from_gateway(settings: Any, address: str | None) -> bool:
@@ -56,18 +77,43 @@ def check_request(settings: Any) -> tuple[str, str] | GatewayIdentity:
     user = request.headers.get(H_USER, "")
     cert = request.headers.get(H_CERT, "")
     signature = request.headers.get(H_SIGNATURE, "")
-    if not signature or not timestamp:
+    nonce = request.headers.get(H_NONCE, "")
+    client_ip = request.headers.get(H_CLIENT_IP, "")
+    if not signature or not timestamp or not nonce:
         return "GATEWAY_SIGNATURE_MISSING", "缺少安全网关签名"
+    if not (16 <= len(nonce) <= 128 and nonce.isascii() and nonce.isprintable()):
+        return "GATEWAY_NONCE", "安全网关请求随机数格式错误"
     try:
         skew = abs(time.time() - int(timestamp))
     except ValueError:
         return "GATEWAY_TIMESTAMP", "安全网关时间戳格式错误"
-    expected = gateway_signature(settings.GATEWAY_SHARED_KEY, request.method, request.path, timestamp, user, cert)
+    expected = gateway_signature(
+        settings.GATEWAY_SHARED_KEY,
+        request.method,
+        _full_path(),
+        request.get_data(cache=True),
+        timestamp,
+        nonce,
+        user,
+        cert,
+        client_ip,
+    )
     if not hmac.compare_digest(expected, signature.strip().lower()):
         return "GATEWAY_SIGNATURE_INVALID", "安全网关签名无效"
     if skew > settings.GATEWAY_MAX_SKEW_SECONDS:
         return "GATEWAY_TIMESTAMP", "安全网关签名已过期"
-    return GatewayIdentity(username=user.strip().lower(), cert_pem=unquote(cert))
+    try:
+        ip = str(ipaddress.ip_address(client_ip)) if client_ip else None
+    except ValueError:
+        return "GATEWAY_CLIENT_IP", "安全网关转发的客户端地址格式错误"
+    try:
+        # Kept a little longer than a timestamp stays acceptable, either way.
+        fresh = first_use(get_platform(), nonce, 2 * settings.GATEWAY_MAX_SKEW_SECONDS + 5)
+    except NonceStoreDown:
+        return "GATEWAY_NONCE_STORE", "防重放服务暂不可用，请稍后重试"
+    if not fresh:
+        return "GATEWAY_REPLAY", "安全网关请求重复（疑似重放）"
+    return GatewayIdentity(username=user.strip().lower(), cert_pem=unquote(cert), client_ip=ip)
 
 
 def enforce(settings: Any) -> Any:
@@ -79,6 +125,7 @@ def enforce(settings: Any) -> Any:
         g.gateway = outcome
         return None
     code, reason = outcome
+    g.denial_audited = True  # this row is the refusal's audit record
     audit.log(
         "gateway.refused",
         result="denied",

@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import g, redirect, request, url_for
 
-from processes import audit
 from processes.permissions import permissions_for
 
 
@@ -51,16 +50,10 @@ def has_permission(code: str) -> bool:
 
 
 def _refused(codes: tuple[str, ...]) -> Any:
-    from webapp.errors import error_response
+    from webapp.errors import audit_denial, error_response
 
     staff = current_staff()
-    audit.log(
-        "access.denied",
-        result="denied",
-        object_type="path",
-        object_id=request.path,
-        details={"needs": list(codes), "method": request.method, "endpoint": request.endpoint},
-    )
+    audit_denial("PERMISSION_DENIED", {"needs": list(codes)})
     return error_response(
         403,
         "PERMISSION_DENIED",
@@ -69,8 +62,11 @@ def _refused(codes: tuple[str, ...]) -> Any:
     )
 
 
-def require_permission(*codes: str) -> Callable:
-    """View decorator: not signed in → the sign-in page (with `next`); lacking any of `codes` → 403, audited."""
+def require_permission(*codes: str, during_password_change: bool = False) -> Callable:
+    """View decorator: not signed in → the sign-in page (with `next`); lacking any of `codes` → 403, audited.
+
+    `during_password_change` serves the view while the user must first change their password (that page).
+    """
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -82,7 +78,7 @@ def require_permission(*codes: str) -> Callable:
 
                     return error_response(401, "SIGN_IN_REQUIRED", "请先登录")
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            if g.get("password_change_required"):
+            if g.get("password_change_required") and not during_password_change:
                 return redirect(url_for("auth.change_password"))
             if not all(code in staff.permissions for code in codes):
                 return _refused(codes)

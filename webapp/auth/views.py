@@ -12,7 +12,7 @@ from processes import auth as auth_service
 from processes.errors import ProcessError
 from processes.platform import get_platform
 from processes.users import change_own_password
-from webapp.auth.guard import current_staff
+from webapp.auth.guard import current_staff, require_permission
 from webapp.redirects import local_path
 
 auth = Blueprint("auth", __name__)
@@ -44,7 +44,8 @@ def login() -> Any:
                 raise auth_service.SignInRefused("GATEWAY_USER_MISMATCH", "登录账号与安全网关认证的用户不一致")
             pending = auth_service.check_password_step(settings, username, request.form.get("password", ""))
         except ProcessError as exc:
-            return render_template("auth/login.html", error=exc.message, username=username, next=next_url), 401
+            status = 429 if exc.status == 429 else 401
+            return render_template("auth/login.html", error=exc.message, username=username, next=next_url), status
         if gateway is not None:
             token = auth_service.complete_with_gateway(settings, pending.token, gateway.cert_pem)
             if token:
@@ -139,11 +140,10 @@ def logout() -> Any:
 
 
 @auth.route("/account/password", methods=["GET", "POST"])
+@require_permission(during_password_change=True)
 def change_password() -> Any:
     """Change one's own password (forced when expired or after a reset)."""
     staff = current_staff()
-    if staff is None:
-        return redirect(url_for("auth.login", next=request.path))
     settings = get_platform().settings
     forced = bool(g.get("password_change_required"))
     if request.method == "POST":

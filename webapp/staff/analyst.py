@@ -1,14 +1,14 @@
-"""Analyst workspace (zh-CN): processes and versions, diagrams with running counts, modeler, publish, compare."""
+"""Analyst workspace (zh-CN): versions, diagrams with running counts, modeler, four-eyes publication, compare."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 
-from processes import design
-from processes.design_compare import compare_versions, element_names
-from processes.errors import BadRequest
+from processes import design, design_review
+from processes.design_compare import compare_sources, compare_versions, element_names
+from processes.errors import BadRequest, Conflict, DeploymentError, ValidationFailed
 from processes.platform import get_platform
 from webapp.auth.guard import current_staff, require_permission
 from webapp.staff import local_time
@@ -132,21 +132,75 @@ def validate(draft_id: int) -> Any:
     return jsonify(design.validate_draft(get_platform(), draft_id, _me()).as_dict())
 
 
-@analyst.post("/drafts/<int:draft_id>/publish")
+@analyst.post("/drafts/<int:draft_id>/submit")
+@require_permission("process.design")
+def submit(draft_id: int) -> Any:
+    """Submit my validated draft for publication (mandatory comment); another analyst must approve it."""
+    draft = design_review.submit_draft(get_platform(), draft_id, _json_body().get("comment"), _me())
+    return jsonify({"ok": True, "status": draft.status, "url": url_for("analyst.modeler", draft_id=draft.id)})
+
+
+@analyst.post("/drafts/<int:draft_id>/withdraw")
+@require_permission("process.design")
+def withdraw(draft_id: int) -> Any:
+    """Take my submitted draft back to edit it."""
+    design_review.withdraw_submission(draft_id, _me())
+    flash("已撤回发布申请，可以继续编辑", "success")
+    return redirect(url_for("analyst.modeler", draft_id=draft_id))
+
+
+@analyst.get("/reviews")
 @require_permission("process.publish")
-def publish(draft_id: int) -> Any:
-    """Publish the draft as a new version (mandatory comment); new instances use it."""
-    results = design.publish_draft(get_platform(), draft_id, str(_json_body().get("comment", "")), _me())
-    draft = design.get_draft(draft_id, _me())
-    mine = next(r for r in results if r.kind == draft.kind and r.key == draft.key)
-    return jsonify(
-        {
-            "ok": True,
-            "version": mine.version,
-            "published": [{"kind": r.kind, "key": r.key, "version": r.version} for r in results if r.created],
-            "url": url_for("analyst.versions", kind=mine.kind, key=mine.key),
-        }
+def reviews() -> Any:
+    """Drafts awaiting publication review (one's own are listed but cannot be reviewed by oneself)."""
+    return render_template("analyst/reviews.html", drafts=design_review.review_queue(), me=_me(), kind_names=KIND_NAMES)
+
+
+@analyst.get("/reviews/<int:draft_id>")
+@require_permission("process.publish")
+def review(draft_id: int) -> Any:
+    """A submitted draft: its diagram, the author's comment and its differences from the latest version."""
+    draft = design_review.submission(draft_id)
+    latest = design.definition(draft.kind, draft.key)
+    return render_template(
+        "analyst/review.html",
+        draft=draft,
+        latest=latest,
+        diff=compare_sources(latest.source_xml, draft.source_xml),
+        own=design_review.own_submission(draft, _me()),
+        kind_names=KIND_NAMES,
     )
+
+
+@analyst.post("/reviews/<int:draft_id>/approve")
+@require_permission("process.publish")
+def approve(draft_id: int) -> Any:
+    """Approve another analyst's submitted draft: it is deployed as a new version."""
+    staff = current_staff()
+    try:
+        results = design_review.approve(
+            get_platform(), draft_id, _me(), staff.permissions, request.form.get("note", "")
+        )
+    except (Conflict, DeploymentError, ValidationFailed) as exc:
+        flash(f"{exc.message}（{exc.code}）", "error")
+        return redirect(url_for("analyst.review", draft_id=draft_id))
+    mine = results[0]
+    flash(f"已审核发布 {mine.key} v{mine.version}，新启动的实例将使用该版本", "success")
+    return redirect(url_for("analyst.versions", kind=mine.kind, key=mine.key))
+
+
+@analyst.post("/reviews/<int:draft_id>/reject")
+@require_permission("process.publish")
+def reject(draft_id: int) -> Any:
+    """Send another analyst's submitted draft back with a reason."""
+    staff = current_staff()
+    try:
+        design_review.reject(draft_id, _me(), staff.permissions, request.form.get("reason", ""))
+    except (Conflict, ValidationFailed) as exc:
+        flash(f"{exc.message}（{exc.code}）", "error")
+        return redirect(url_for("analyst.review", draft_id=draft_id))
+    flash("已退回草稿，作者可修改后重新提交", "success")
+    return redirect(url_for("analyst.reviews"))
 
 
 @analyst.post("/drafts/<int:draft_id>/discard")

@@ -11,12 +11,10 @@ from processes.changes import death_list, rare_chars
 from processes.changes import service as changes
 from processes.changes.registry import GROUPS, SECTIONS, value_label
 from processes.errors import ProcessError, ValidationFailed
-from processes.files import upload_file
-from webapp.auth.guard import current_staff, require_permission, require_signed_in
+from webapp.auth.guard import current_staff, require_permission
 from webapp.staff import platform, staff_actor
 
 blueprint = Blueprint("changes", __name__, url_prefix="/changes")
-VIEW_PERMISSIONS = ("data.change", "approval.l1", "approval.l2")
 
 
 FORM_STATUSES = (400, 409, 413, 422)  # bad input shown again on its form; other errors go to the error page
@@ -53,6 +51,7 @@ def index() -> Any:
     except ValueError:
         page = 1
     result = changes.list_requests(
+        staff_actor(),
         status=status if status in changes.STATUS_LABELS else None,
         group=group if group in GROUPS else None,
         submitted_by=current_staff().username if mine else None,
@@ -81,12 +80,8 @@ def _render_new(change_type, status: int = 200, error: dict | None = None, value
     return render_template("changes/new.html", t=change_type, error=error, values=values or {}), status
 
 
-def _stored(file_storage) -> str:
-    """Store one uploaded image through the files service; its id (the request keeps only the reference)."""
-    ref, _ = upload_file(
-        file_storage.read(), file_storage.mimetype or "", staff_actor(), platform().settings.API_MAX_BODY_BYTES
-    )
-    return ref["id"]
+def _upload(file_storage) -> changes.Upload:
+    return changes.Upload(file_storage.read(), file_storage.mimetype or "")
 
 
 @blueprint.get("/new/<code>")
@@ -103,32 +98,27 @@ def create(code: str) -> Any:
     change_type = _type_or_404(code)
     values = {f.name: request.form.get(f.name, "") for f in change_type.form.fields if f.type != "file"}
     reason = request.form.get("reason", "")
+    data = {k: v for k, v in values.items() if v != ""}
+    files = {
+        f.name: _upload(request.files[f.name])
+        for f in change_type.form.fields
+        if f.type == "file" and request.files.get(f.name) is not None and request.files[f.name].filename
+    }
+    attachments = [_upload(u) for u in request.files.getlist("attachments") if u and u.filename]
     try:
-        data = {k: v for k, v in values.items() if v != ""}
-        for f in change_type.form.fields:
-            upload = request.files.get(f.name)
-            if f.type == "file" and upload is not None and upload.filename:
-                data[f.name] = _stored(upload)
-        attachments = [_stored(u) for u in request.files.getlist("attachments") if u and u.filename]
-        row = changes.submit(platform(), staff_actor(), code, data, reason, attachments)
+        # Files are stored only once the whole request has passed its checks (no orphans when refused).
+        row = changes.submit_with_uploads(platform(), staff_actor(), code, data, reason, files, attachments)
     except ProcessError as exc:
         return _render_new(change_type, exc.status, _error(exc), values | {"reason": reason})
     flash(f"变更申请 {row.number} 已提交，等待审批", "success")
     return redirect(url_for("changes.detail", number=row.number))
 
 
-def _can_view() -> bool:
-    staff = current_staff()
-    return any(code in staff.permissions for code in VIEW_PERMISSIONS)
-
-
 @blueprint.get("/requests/<number>")
-@require_signed_in
+@require_permission("change.view")
 def detail(number: str) -> Any:
     """One change request: what it changes (before → requested → after), its state and its approval."""
-    if not _can_view():
-        abort(403)
-    d = changes.request_detail(number)
+    d = changes.request_detail(staff_actor(), number)
     audit.log("change.view", object_type="change_request", object_id=number)
     return render_template("changes/detail.html", d=d, mask=changes.display_value, label=value_label)
 

@@ -8,26 +8,28 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 
 from processes import inbox as service
 from processes.errors import ValidationFailed
-from webapp.auth.guard import has_permission, require_permission
+from webapp.auth.guard import require_permission
 from webapp.redirects import local_path
-from webapp.staff import platform, staff_actor
+from webapp.staff import filter_args, filter_source, platform, staff_actor
 from webapp.staff.forms_wtf import apply_errors, build_form, cleaned
+from webapp.staff.security_headers import file_headers
 
 inbox = Blueprint("inbox", __name__, url_prefix="/inbox")
 
 
-@inbox.get("/")
+@inbox.route("/", methods=["GET", "POST"])
 @require_permission("inbox.view")
 def index() -> Any:
-    """My queue: tasks of my roles (and district), filters, paging."""
-    filters, page, per_page = service.parse_filters(request.args)
+    """My queue: tasks of my roles (and district), filters (POSTed when they hold an ID number), paging."""
+    source = filter_source()
+    filters, page, per_page = service.parse_filters(source)
     actor = staff_actor()
-    if request.args.get("mine"):
+    if source.get("mine"):
         filters.assignee = actor.name
-    if request.args.get("point") == "mine":
+    if source.get("point") == "mine":
         filters.service_point = actor.extra.get("service_point") or "-"  # no point of my own: nothing matches
     result = service.inbox(actor, filters, page, per_page)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = filter_args(source)
     return render_template(
         "inbox/index.html",
         result=result,
@@ -40,6 +42,8 @@ def index() -> Any:
 
 def _render_task(task_id: int, form=None, status: int = 200, unmask: bool = False, error=None) -> Any:
     detail = service.task_detail(platform(), task_id, staff_actor(), unmask=unmask)
+    if detail["unmask_refused"]:
+        flash("您没有查看完整个人信息的权限，已按脱敏方式显示", "warning")
     if form is None and detail["form"] is not None:
         form = build_form(detail["form"], current=detail["current"])
     return render_template("inbox/task.html", d=detail, form=form, error=error), status
@@ -49,31 +53,23 @@ def _render_task(task_id: int, form=None, status: int = 200, unmask: bool = Fals
 @require_permission("inbox.view")
 def task(task_id: int) -> Any:
     """One task: case data (masked), latest photo (A4), e-licences (A5), history and the task's form."""
-    unmask = request.args.get("unmask") == "1"
-    if unmask and not has_permission("person.unmask"):
-        flash("您没有查看完整个人信息的权限，已按脱敏方式显示", "warning")
-        unmask = False
-    return _render_task(task_id, unmask=unmask)
+    return _render_task(task_id, unmask=request.args.get("unmask") == "1")  # the service checks person.unmask
 
 
 @inbox.get("/tasks/<int:task_id>/photo")
 @require_permission("case.view")
 def photo(task_id: int) -> Any:
-    """A4: the newest photo of the case's subject only."""
+    """A4: the newest photo of the case's subject only (PNG or JPEG, sandboxed)."""
     content, mime = service.latest_photo_of_case(platform(), task_id, staff_actor())
-    return Response(content, mimetype=mime, headers={"Cache-Control": "no-store"})
+    return Response(content, mimetype=mime, headers=file_headers())
 
 
 @inbox.get("/tasks/<int:task_id>/licences/<licence_no>")
 @require_permission("case.view")
 def licence(task_id: int, licence_no: str) -> Any:
-    """A5: one of the case's e-licences, shown inline in the viewer panel."""
-    document = service.licence_document(platform(), task_id, licence_no[:64], staff_actor())
-    return Response(
-        document.content,
-        mimetype=document.mime,
-        headers={"Cache-Control": "no-store", "Content-Disposition": "inline", "X-Content-Type-Options": "nosniff"},
-    )
+    """A5: one of the case's e-licences (PDF, PNG or JPEG), shown inline and sandboxed in the viewer panel."""
+    content, mime = service.licence_file(platform(), task_id, licence_no[:64], staff_actor())
+    return Response(content, mimetype=mime, headers=file_headers())
 
 
 def _back(task_id: int) -> Any:

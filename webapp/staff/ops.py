@@ -11,20 +11,21 @@ from processes.errors import ValidationFailed
 from processes.inbox import PER_PAGE_CHOICES, process_names
 from webapp.auth.guard import require_permission
 from webapp.redirects import local_path
-from webapp.staff import platform, staff_actor
+from webapp.staff import filter_args, filter_source, platform, staff_actor
 
 ops_console = Blueprint("ops_console", __name__, url_prefix="/console")
 
 ACTION_LABELS = {"suspend": "挂起", "resume": "恢复", "cancel": "撤销"}
 
 
-@ops_console.get("/instances")
+@ops_console.route("/instances", methods=["GET", "POST"])
 @require_permission("ops.view")
 def instances() -> Any:
-    """Instance search: process, status, business key, ID number, dates; paged."""
-    filters, page, per_page = service.parse_instance_filters(request.args)
+    """Instance search: process, status, business key, ID number (POSTed, never in the URL), dates; paged."""
+    source = filter_source()
+    filters, page, per_page = service.parse_instance_filters(source)
     result = service.search_instances(platform(), staff_actor(), filters, page, per_page)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = filter_args(source)
     return render_template(
         "ops/instances.html",
         result=result,

@@ -11,7 +11,7 @@ from processes.errors import ProcessError
 from processes.queries import exports
 from processes.queries.base import PER_PAGE_CHOICES, describe_filters
 from webapp.auth.guard import current_staff, has_permission, require_permission
-from webapp.staff import platform
+from webapp.staff import filter_args, filter_source, platform
 
 queries = Blueprint("queries", __name__, url_prefix="/queries")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -26,6 +26,7 @@ def _spec(name: str) -> service.QuerySpec:
 
 def _wants_unmask(source: Any) -> bool:
     # Full ID numbers only when asked for AND permitted; otherwise the request silently stays masked.
+    # (Exports: processes.queries.exports takes the decision as given; pages: run_query decides itself.)
     return source.get("unmask") == "1" and has_permission("person.unmask")
 
 
@@ -36,17 +37,29 @@ def index() -> Any:
     return render_template("queries/index.html", queries=service.QUERIES)
 
 
-@queries.get("/<name>")
+def _id_keys(spec: service.QuerySpec) -> tuple[str, ...]:
+    return tuple(f.key for f in spec.filters if f.kind == "id_number")
+
+
+@queries.route("/<name>", methods=["GET", "POST"])
 @require_permission("report.view")
 def show(name: str) -> Any:
-    """One query: filters, a page of (masked) results, export and print."""
+    """One query: filters (POSTed when they hold an ID number), a page of (masked) results, export and print."""
     spec = _spec(name)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
-    page, per_page = service.parse_page(request.args)
+    source = filter_source(_id_keys(spec))
+    args = filter_args(source)
+    page, per_page = service.parse_page(source)
     error, result, filters = None, None, {}
     try:
-        filters = service.parse_filters(spec, request.args)
-        result = service.run_query(spec, filters, page, per_page, unmask=_wants_unmask(request.args))
+        filters = service.parse_filters(spec, source)
+        result = service.run_query(
+            spec,
+            filters,
+            page,
+            per_page,
+            unmask=source.get("unmask") == "1",
+            permissions=current_staff().permissions,  # the service decides whether to unmask
+        )
         for key, value in filters.items():  # a defaulted period stays the same when paging or exporting
             args.setdefault(key, value.isoformat() if hasattr(value, "isoformat") else value)
     except ProcessError as exc:
@@ -80,7 +93,9 @@ def export(name: str) -> Any:
     except ProcessError as exc:
         if request.accept_mimetypes.best == "application/json":
             return jsonify(exc.as_dict()), exc.status
-        return redirect(url_for("queries.show", name=name, export_error=exc.code, **_form_args(request.form)))
+        # Back to the query with its filters, except ID numbers: they never go into a URL.
+        carried = {k: v for k, v in _form_args(request.form).items() if k not in _id_keys(spec)}
+        return redirect(url_for("queries.show", name=name, export_error=exc.code, **carried))
     if request.accept_mimetypes.best == "application/json":
         return jsonify(_job_json(job)), 202
     return redirect(url_for("queries.export_page", public_id=job.public_id))

@@ -17,7 +17,7 @@ from models.mca import McaSubmission
 from models.protection import blind_index, blind_indexes
 from processes import instances
 from processes.domain.photos import store_root
-from processes.errors import NotFound
+from processes.errors import Conflict, NotFound
 from processes.mca.catalog import CallContext
 from processes.unit_of_work import transaction
 
@@ -65,7 +65,23 @@ def start(
         ctx.actor,
         idempotency_key=f"mca:{ctx.app_id}:{business_key}",
     )
-    if created:
+    # The start commits on its own; the submission follows. A crash in between leaves an instance without its
+    # submission, so every answer (also the replay a retry gets, created=False) inserts it when missing.
+    _record_submission(ctx, process_key, business_key, instance.public_id, form_data.get("id_number", ""))
+    seconds = data.get("waitSeconds", 3) if wait is None else wait
+    seconds = min(float(seconds), ctx.platform.settings.START_WAIT_MAX_SECONDS)
+    instance = instances.wait_while_running(instance, seconds)
+    return {"created": created, "instance": instances.describe(ctx.platform, instance, ctx.actor)}
+
+
+def _record_submission(ctx: CallContext, process_key: str, business_key: str, instance_id: str, id_number: str) -> None:
+    """Insert this app's submission record of an instance unless it is there (unique per app and instance)."""
+    exists = select(McaSubmission.id).where(
+        McaSubmission.app_id == ctx.app_id, McaSubmission.instance_id == instance_id
+    )
+    if db.session.execute(exists).first() is not None:
+        return
+    try:
         with transaction():
             db.session.add(
                 McaSubmission(
@@ -73,14 +89,13 @@ def start(
                     interface_code=ctx.interface_code,
                     process_key=process_key,
                     business_key=business_key,
-                    instance_id=instance.public_id,
-                    person_digest=person_digest(form_data.get("id_number", "")),
+                    instance_id=instance_id,
+                    person_digest=person_digest(id_number),
                 )
             )
-    seconds = data.get("waitSeconds", 3) if wait is None else wait
-    seconds = min(float(seconds), ctx.platform.settings.START_WAIT_MAX_SECONDS)
-    instance = instances.wait_while_running(instance, seconds)
-    return {"created": created, "instance": instances.describe(ctx.platform, instance, ctx.actor)}
+    except Conflict as exc:  # a concurrent retry inserted it first
+        if exc.code != "DUPLICATE":
+            raise
 
 
 def submissions(ctx: CallContext, id_number: str, process_keys: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -26,16 +26,20 @@ ENVELOPE = """全部接口采用统一报文信封（国密）：
 **密钥方案**：每次请求由调用方随机生成SM4会话密钥并用平台SM2公钥加密（数字信封）。选择理由：无需为每个应用\
 分发、保管和轮换对称密钥；平台只持有SM2私钥（密钥管理服务中），会话密钥一次一密；应答用同一会话密钥加密，调用方无需再做SM2解密。
 
-**应答**：报文头同上（`X-Mca-Nonce` 原样回带请求随机串，`X-Mca-Key-Id` 为平台签名密钥编号，\
-`X-Mca-Timestamp` 为平台时间），签名串格式相同、以应答报文体计算。应答报文体：\
+**应答**：报文头同上（`X-Mca-App-Id`、`X-Mca-Interface`、`X-Mca-Nonce` 原样回带请求的值，`X-Mca-Key-Id` 为平台\
+签名密钥编号，`X-Mca-Timestamp` 为平台时间），另有 `X-Mca-Request-Sm3`（所应答请求报文体的SM3小写十六进制；仅\
+MCA_BODY_TOO_LARGE 时为 `-`）。应答待签名串将应答绑定到请求：\
+`appId\\ninterfaceCode\\ntimestamp\\nnonce\\nkeyId\\nSM3(原始应答报文体字节)\\nSM3(原始请求报文体字节)`（均为小写十六进制）；\
+调用方须核对应用编号、接口编码、随机串与请求报文体SM3，并使用预先配置（固定）的平台公钥验签。应答报文体：\
 `{"code", "message", "requestId", "details", "cipherText"}`，`code` 为 `OK` 表示成功，业务结果在 `cipherText`\
 （用请求的会话密钥SM4-GCM加密的JSON）；失败时 `cipherText` 为 null，`code` 为错误码，`details` 说明原因。
 
 **命名与长度约定**：字段一律小驼峰（lowerCamelCase），区分大小写；未定义的字段被拒绝（MCA_FIELD_UNKNOWN）；\
 字符串两端空白被去除；各字段类型与最大长度见各接口定义；日期为 YYYY-MM-DD。
 
-**防重放**：时间戳窗口 + 随机串（启用Redis时由Redis SET NX EX 共享，嵌入式部署在进程内）。\
-**审计**：每次调用记录调用方、接口、时间、结果码、耗时、请求与应答报文的SM3摘要、验签结果、业务编号，保存不少于180天。
+**防重放**：时间戳窗口 + 随机串（启用Redis时由Redis SET NX EX 共享，否则由数据库随机串表的唯一约束跨进程共享）。\
+**审计**：每次调用记录调用方、接口、时间、结果码、耗时、请求与应答报文的SM3摘要、验签结果、业务编号，保存不少于180天；\
+记录以HMAC-SM3链式校验；审计记录无法写入时调用不生效，返回 MCA_AUDIT_UNAVAILABLE。
 """
 
 ERRORS: dict[str, tuple[int, str]] = {
@@ -60,6 +64,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "MCA_APP_CHANNEL_MISSING": (403, "应用对应的接入渠道不存在"),
     "MCA_NONCE_STORE_UNAVAILABLE": (503, "防重放服务不可用"),
     "MCA_UPSTREAM_UNAVAILABLE": (502, "相关业务系统暂不可用"),
+    "MCA_AUDIT_UNAVAILABLE": (503, "审计记录无法写入，调用未生效"),
 }
 
 

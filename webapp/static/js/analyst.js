@@ -1,5 +1,6 @@
 /*
- * Analyst workspace: the BPMN/DMN modeler on a draft (save, validate with highlighted problems, publish)
+ * Analyst workspace: the BPMN/DMN modeler on a draft (save, validate with highlighted problems, submit for a
+ * four-eyes publication review)
  * and the read-only DMN viewer. Configuration comes from JSON blocks the server writes into the page.
  */
 (function () {
@@ -184,7 +185,7 @@
     if (report.ok && !(report.warnings || []).length) {
       var ok = document.createElement("li");
       ok.className = "pf-warning";
-      ok.textContent = "没有发现问题，可以发布。";
+      ok.textContent = "没有发现问题，可以提交发布审核。";
       list.appendChild(ok);
     }
     setStatus(report.ok ? "校验通过" : "校验发现 " + report.problems.length + " 处问题", report.ok ? "ok" : "bad");
@@ -203,20 +204,21 @@
     });
   };
 
-  Modeler.prototype.publish = function () {
+  /* Four-eyes publication: the author submits; another analyst with the publish permission approves. */
+  Modeler.prototype.submit = function () {
     var self = this;
     var field = document.getElementById("pf-comment");
     var comment = field.value.trim();
     if (!comment) {
-      setStatus("请填写变更说明后再发布", "bad");
+      setStatus("请填写变更说明后再提交审核", "bad");
       field.focus();
       return Promise.resolve(null);
     }
     return this.save().then(function () {
-      setStatus("正在发布…");
-      return post(self.config.urls.publish, { comment: comment }, self.config.csrf);
+      setStatus("正在校验并提交…");
+      return post(self.config.urls.submit, { comment: comment }, self.config.csrf);
     }).then(function (answer) {
-      setStatus("已发布为 v" + answer.version + "，新启动的实例将使用该版本", "ok");
+      setStatus("已提交发布审核，等待另一位有发布权限的人员审核", "ok");
       window.setTimeout(function () { window.location.href = answer.url; }, 800);
       return answer;
     }, function (err) {
@@ -245,9 +247,10 @@
     page.load();
     bind("pf-save", function () { return page.save(); });
     bind("pf-validate", function () { return page.validate(); });
-    bind("pf-publish", function () { return page.publish(); });
+    bind("pf-submit", function () { return page.submit(); });
     window.addEventListener("beforeunload", function (e) {
-      if (page.dirty) { e.preventDefault(); e.returnValue = ""; }
+      // A submitted draft is read-only until withdrawn: nothing to lose on leaving.
+      if (page.dirty && config.status !== "submitted") { e.preventDefault(); e.returnValue = ""; }
     });
     var discard = document.getElementById("pf-discard");
     if (discard) {
