@@ -63,6 +63,9 @@ class Product:
             "DEMO_PASSWORD": self.password,
             "LOG_LEVEL": "WARNING",
             "PERMITFLOW_ENV": "development",
+            # Every bench user signs in from 127.0.0.1: lift the flood limits meant for real clients.
+            "LOGIN_RATE_PER_IP": "100000",
+            "LOGIN_RATE_PER_USERNAME": "100000",
         }
         env.pop("REDIS_URL", None)
         if database_url:

@@ -56,6 +56,7 @@ class Settings:
     WEB_HOST: str = _doc("Address `permitflow web` binds", "127.0.0.1")
     WEB_PORT: int = _doc("Port `permitflow web` binds", 5000)
     WEB_THREADS: int = _doc("Request threads per web process", 8)
+    WEB_CONNECTION_LIMIT: int = _doc("Open client connections per web process (browsers keep theirs alive)", 1000)
     API_MAX_BODY_BYTES: int = _doc("Largest accepted request body; larger gets 413", 2 * 1024 * 1024)
     API_PAGE_SIZE_MAX: int = _doc("Largest page size any list endpoint returns", 200)
     START_WAIT_MAX_SECONDS: float = _doc("Longest a channel may ask a start call to wait for feedback", 10.0)
@@ -177,6 +178,7 @@ class Settings:
         for name in (
             "WEB_PORT",
             "WEB_THREADS",
+            "WEB_CONNECTION_LIMIT",
             "API_MAX_BODY_BYTES",
             "SERVICE_TASK_MAX_ATTEMPTS",
             "DATABASE_POOL_SIZE",

@@ -84,6 +84,7 @@ def web(host: str | None, port: int | None) -> None:
         host=host or settings.WEB_HOST,
         port=port or settings.WEB_PORT,
         threads=settings.WEB_THREADS,
+        connection_limit=settings.WEB_CONNECTION_LIMIT,
         ident="permitflow",
     )
 
@@ -244,6 +245,7 @@ def run(port: int | None, simulator_port: int) -> None:
             host=settings.WEB_HOST,
             port=port or settings.WEB_PORT,
             threads=settings.WEB_THREADS,
+            connection_limit=settings.WEB_CONNECTION_LIMIT,
             ident="permitflow",
         )
     finally:
