@@ -142,10 +142,11 @@ def _has_open_incident(instance_id: int) -> bool:
 
 def _retire(instance: ProcessInstance, user_uuids: list[str], timer_uuids: list[str]) -> None:
     # The task completed in this very step is already closed in the session: no UPDATE needed for it.
+    # Loaded values only (obj.__dict__): looking at an expired object must not cost a query.
     closed = {
-        obj.task_uuid
-        for obj in db.session.identity_map.values()
-        if isinstance(obj, HumanTask) and obj.status != "ready" and obj.task_uuid in user_uuids
+        loaded.get("task_uuid")
+        for loaded in (obj.__dict__ for obj in db.session.identity_map.values() if isinstance(obj, HumanTask))
+        if loaded.get("status", "ready") != "ready" and loaded.get("task_uuid") in user_uuids
     }
     user_uuids = [uuid for uuid in user_uuids if uuid not in closed]
     if user_uuids:

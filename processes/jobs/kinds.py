@@ -81,9 +81,10 @@ class NewJob:
         self._job, self.available_at = job, available_at
 
     @property
-    def id(self) -> int:
-        """The job's id, read from the identity map without a query (the row is expired after commit)."""
-        return inspect(self._job).identity[0]
+    def id(self) -> int | None:
+        """The job's id from the identity map, without a query (the row is expired after commit); None if unsaved."""
+        identity = inspect(self._job).identity
+        return identity[0] if identity else None
 
 
 def claim_job(job_id: int) -> bool:

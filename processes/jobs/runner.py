@@ -107,6 +107,9 @@ class EagerRunner(JobRunner):
         """Run the named jobs that are due now, without polling the outbox (the hot path of every step)."""
         now = utcnow()
         due = [job.id for job in jobs if job.available_at <= now]
+        if None in due:  # enqueued outside a transaction, not saved yet: find it by polling instead
+            self.notify()
+            return
         if getattr(self._local, "busy", False):
             self._local.named.extend(due)  # the outer loop runs them
             return
