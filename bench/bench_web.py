@@ -14,6 +14,7 @@ console. Prints mean/p95/max per kind and writes `web_*` keys into bench/results
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -206,10 +207,15 @@ class Workload:
         return staff.get(self.product.url + "/console/instances?status=waiting", timeout=60).status_code
 
 
-def _applicant() -> dict[str, Any]:
+@functools.cache
+def _insured_people() -> list[Any]:
     from integrations.simulators.dataset import population
 
-    p = random.choice([p for p in population() if p.hrss_profile == "long" and not p.deceased])
+    return [p for p in population() if p.hrss_profile == "long" and not p.deceased]
+
+
+def _applicant() -> dict[str, Any]:
+    p = random.choice(_insured_people())  # filtered once, not on every request of the load
     return {
         "id_number": p.id_number,
         "name": p.name,

@@ -94,10 +94,11 @@ def _run_service_task(
     version = None
     if not transactional:
         instance = db.session.get(ProcessInstance, instance_id)
-        if _not_runnable(instance):
-            db.session.rollback()
+        reason = _not_runnable(instance)
+        if reason:
+            db.session.rollback()  # expires `instance`: the reason is kept, not re-read
             with transaction():
-                finish_job(job_id, "done", _not_runnable(instance))
+                finish_job(job_id, "done", reason)
             return "skipped"
         snapshot, version, public_id = instance.snapshot, instance.lock_version, instance.public_id
         db.session.rollback()  # end the read: external I/O below runs outside any transaction, holding no lock
@@ -116,8 +117,9 @@ def _run_service_task(
         instance = lock_instance(instance_id)
         if not claim_job(job_id):
             return "skipped"  # another worker finished it first
-        if transactional and _not_runnable(instance):
-            finish_job(job_id, "done", _not_runnable(instance))
+        reason = _not_runnable(instance) if transactional else None
+        if reason:
+            finish_job(job_id, "done", reason)
             return "skipped"
         if outcome is None or instance.lock_version != version:
             # Fresh state: a transactional operator always runs on it; an external result is applied to it.

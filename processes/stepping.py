@@ -82,13 +82,15 @@ def persist_step(
     if workflow.completed:
         instance.status = "completed"
         instance.completed_at = now
-    elif not waits:
-        _record_stall(instance, actor, task_spec)
+    elif not waits:  # unfinished with nothing to wait for: it would sit 'waiting' forever
+        instance.status = "error"
     elif not (instance.status == "error" and _has_open_incident(instance.id)):
         instance.status = "running" if any(w.kind == "service" for w in waits) else "waiting"
     # Write the instance first: a new one gets its id, and a concurrent step fails here on the version
     # check (a clear 409 CONCURRENT_UPDATE) before any of its other rows could clash.
     db.session.flush()
+    if not workflow.completed and not waits:
+        _record_stall(instance, task_spec)
 
     gone = [uuid for uuid, w in previous.items() if uuid not in current]
     _retire(
@@ -113,11 +115,8 @@ def persist_step(
     return waits
 
 
-def _record_stall(instance: ProcessInstance, actor: Actor, task_spec: str | None) -> None:
-    # An unfinished workflow with nothing to wait for would sit 'waiting' forever: make it an incident.
-    instance.status = "error"
-    if instance.id is None:
-        db.session.flush()
+def _record_stall(instance: ProcessInstance, task_spec: str | None) -> None:
+    # A dead end in the diagram: an incident makes it visible (the instance is already in 'error').
     db.session.add(
         Incident(
             instance_id=instance.id,
