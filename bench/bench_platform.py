@@ -342,12 +342,22 @@ def make_app(url: str, data_dir: str, hrss: FakeHrss) -> Any:
     return app
 
 
+def read_only() -> None:
+    """Untimed look-ups read in autocommit mode, as a clerk's inbox read in another web process would: no
+    ROLLBACK on the connection the timed steps use (psycopg forgets its prepared statements on a ROLLBACK)."""
+    from models import db
+
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def ready_tasks(instance_id: int) -> dict[str, int]:
     """The instance's ready human tasks: task spec name -> human task id."""
     from sqlalchemy import select
 
     from models import HumanTask, db
 
+    read_only()
     rows = db.session.execute(
         select(HumanTask.task_spec, HumanTask.id).where(
             HumanTask.instance_id == instance_id, HumanTask.status == "ready"
@@ -406,6 +416,7 @@ def bench_throughput(app: Any, raw_instances: int, instances: int) -> dict[str, 
             t2 = time.perf_counter()
             complete_task(platform, task_id, {"decision": "approve"}, clerk)
             t3 = time.perf_counter()
+            read_only()
             done = db.session.get(ProcessInstance, instance.id, populate_existing=True)  # after the jobs
             assert created and done.status == "completed", (done.status, done.waiting_on)
             assert done.result["registration_status"] == "registered", done.result
@@ -531,6 +542,7 @@ def _loop_once(platform: Any, instance_id: int, task_spec: str) -> float:
     t = time.perf_counter()
     _, instance = complete_task(platform, task_id, REVIEW_ONCE_MORE, Actor(**CLERK_KWARGS))
     elapsed = time.perf_counter() - t
+    read_only()
     assert instance.status == "waiting", instance.status
     assert len(instance.waiting_on) == LOOP_BRANCHES, instance.waiting_on
     return elapsed

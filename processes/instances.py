@@ -55,7 +55,7 @@ def start_instance(
         if existing is not None:
             return _replayed(existing, process_key, business_key), False
     try:
-        with transaction():
+        with transaction(autocommit=True):  # the step's one write is the whole unit
             definition = latest_process(process_key)
             start_data = _start_data(platform, definition, business_key, data, actor)
             workflow = platform.engine.create(definition.id, start_data)
@@ -73,8 +73,7 @@ def start_instance(
                 result={},
                 request_id=actor.request_id,
             )
-            db.session.add(instance)  # persist_step inserts it once, complete, instead of insert-then-update
-            persist_step(
+            persist_step(  # inserts the instance with its first step's rows
                 platform,
                 instance,
                 workflow,

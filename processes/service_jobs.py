@@ -17,6 +17,7 @@ from processes.engine.runtime import ServiceFailure
 from processes.errors import Conflict, NotFound, ProcessError
 from processes.jobs.kinds import RUNNABLE, claim_job, enqueue, finish_job, handler_for, job_kind
 from processes.platform import Platform
+from processes.step_writes import StepConflict
 from processes.stepping import ACTIVE, Actor, lock_instance, persist_step
 from processes.unit_of_work import after_commit, capture_calls, log_calls, transaction
 
@@ -28,10 +29,18 @@ def execute_job(platform: Platform, job_id: int) -> str:
     if not db.session().in_transaction():
         # These reads need no transaction: autocommit spares the BEGIN and ROLLBACK round trips of every job.
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    # The job's instance comes along (into the identity map): a service task needs it next, without a query.
     row = db.session.execute(
-        select(OutboxJob.kind, OutboxJob.payload, OutboxJob.instance_id, OutboxJob.request_id, OutboxJob.status).where(
-            OutboxJob.id == job_id
+        select(
+            OutboxJob.kind,
+            OutboxJob.payload,
+            OutboxJob.instance_id,
+            OutboxJob.request_id,
+            OutboxJob.status,
+            ProcessInstance,
         )
+        .outerjoin(ProcessInstance, ProcessInstance.id == OutboxJob.instance_id)
+        .where(OutboxJob.id == job_id)
     ).first()
     if row is None or row.status not in RUNNABLE:
         db.session.rollback()
@@ -100,18 +109,29 @@ def _run_service_task(
             with transaction():
                 finish_job(job_id, "done", reason)
             return "skipped"
-        snapshot, version, public_id = instance.snapshot, instance.lock_version, instance.public_id
-        db.session.rollback()  # end the read: external I/O below runs outside any transaction, holding no lock
-        workflow = platform.engine.load(snapshot, public_id)
+        # The read ran in autocommit mode (execute_job): the external call below holds no transaction and no lock.
+        version = instance.lock_version
+        workflow = platform.engine.load(instance.snapshot, instance.public_id)
         task = platform.engine.task(workflow, payload["task_uuid"])
         if task is None or not task.has_state(TaskState.READY):
+            db.session.rollback()
             with transaction():
                 finish_job(job_id, "done", "task no longer ready")
             return "skipped"
         with capture_calls() as calls:
             outcome = _attempt(platform, workflow, task)
-    else:
-        db.session.rollback()  # end the job read; the operator runs under the instance lock below
+        if outcome[1] is None:
+            try:  # the usual case: one guarded write on the state read above (step_writes)
+                with transaction(autocommit=True):
+                    log_calls(calls)
+                    _persist_service_step(platform, instance, workflow, task, payload, actor, claim_job_id=job_id)
+                return "done"
+            except StepConflict as exc:
+                if exc.code == "JOB_TAKEN":
+                    return "skipped"  # another worker finished it first
+                calls = []  # logged already; the instance moved on meanwhile: apply the result to its new state
+    # End the autocommit reads: what follows runs in a transaction under the instance's row lock.
+    db.session.rollback()
     with transaction():
         log_calls(calls)
         instance = lock_instance(instance_id)
@@ -138,17 +158,30 @@ def _run_service_task(
         failure = outcome[1]
         if failure is not None:
             return _handle_failure(platform, job_id, instance, workflow, task, payload, failure, actor)
-        persist_step(
-            platform,
-            instance,
-            workflow,
-            actor,
-            "service_completed",
-            task_spec=task.task_spec.name,
-            task_name=task.task_spec.bpmn_name,
-            details={"operator": payload["operator"]},
-        )
+        _persist_service_step(platform, instance, workflow, task, payload, actor)
         return "done"
+
+
+def _persist_service_step(
+    platform: Platform,
+    instance: ProcessInstance,
+    workflow,
+    task,
+    payload: dict[str, Any],
+    actor: Actor,
+    claim_job_id: int | None = None,
+) -> None:
+    persist_step(
+        platform,
+        instance,
+        workflow,
+        actor,
+        "service_completed",
+        task_spec=task.task_spec.name,
+        task_name=task.task_spec.bpmn_name,
+        details={"operator": payload["operator"]},
+        claim_job_id=claim_job_id,
+    )
 
 
 def _not_runnable(instance: ProcessInstance | None) -> str | None:

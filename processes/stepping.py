@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from models import (
     HumanTask,
     Incident,
+    OutboxJob,
     ProcessDefinition,
     ProcessEvent,
     ProcessInstance,
@@ -20,8 +21,9 @@ from models import (
     utcnow,
 )
 from processes.engine.runtime import WaitState
-from processes.jobs.kinds import enqueue
+from processes.jobs.kinds import NewJob, job_row, notify_after_commit
 from processes.platform import Platform
+from processes.step_writes import StepWrite
 
 ACTIVE = ("running", "waiting", "error")
 
@@ -66,8 +68,15 @@ def persist_step(
     task_name: str | None = None,
     details: dict[str, Any] | None = None,
     advance: bool = True,
+    close_task: tuple[HumanTask, dict[str, Any]] | None = None,
+    claim_job_id: int | None = None,
 ) -> list[WaitState]:
-    """Advance to the next wait states and bring every derived row in step, in the caller's transaction."""
+    """Advance to the next wait states and write every derived row in step, all or nothing (see step_writes).
+
+    `close_task` is the user task this step completed with its closing values (written only if still ready);
+    `claim_job_id` the job that ran this step (claimed only if still runnable). A new instance (no id yet,
+    not in the session) is inserted.
+    """
     engine = platform.engine
     waits = engine.advance(workflow) if advance else engine.wait_states(workflow)
     meta = definition_meta(platform, instance.definition_id)
@@ -79,140 +88,127 @@ def persist_step(
     instance.waiting_on = [w.as_dict() for w in waits]
     instance.result = engine.public_data(workflow, meta.get("public_variables", []))
     instance.updated_at = now
+    stalled = not workflow.completed and not waits  # unfinished with nothing to wait for: a dead end
     if workflow.completed:
         instance.status = "completed"
         instance.completed_at = now
-    elif not waits:  # unfinished with nothing to wait for: it would sit 'waiting' forever
+    elif stalled:
         instance.status = "error"
     elif not (instance.status == "error" and _has_open_incident(instance.id)):
         instance.status = "running" if any(w.kind == "service" for w in waits) else "waiting"
-    # Write the instance first: a new one gets its id, and a concurrent step fails here on the version
-    # check (a clear 409 CONCURRENT_UPDATE) before any of its other rows could clash.
-    db.session.flush()
-    if not workflow.completed and not waits:
-        _record_stall(instance, task_spec)
 
+    task, closing = close_task or (None, {})
+    step = StepWrite(instance, now, close_task=task, close_values=closing, claim_job_id=claim_job_id)
     gone = [uuid for uuid, w in previous.items() if uuid not in current]
-    _retire(
-        instance,
-        [u for u in gone if previous[u]["kind"] == "user"],
-        [u for u in gone if previous[u]["kind"] == "timer"],
+    step.retire_tasks = _open_user_tasks([u for u in gone if previous[u]["kind"] == "user"], task)
+    step.retire_timers = [u for u in gone if previous[u]["kind"] == "timer"]
+    jobs = _add_wait_rows(platform, instance, step, [w for uuid, w in current.items() if uuid not in previous], meta)
+    step.add(
+        ProcessEvent.__table__,
+        {
+            "at": now,
+            "actor": actor.name,
+            "kind": kind,
+            "task_spec": task_spec,
+            "task_name": task_name,
+            "details": details or {},
+            "request_id": actor.request_id or instance.request_id,
+        },
     )
-    new = [w for uuid, w in current.items() if uuid not in previous]
-    _create_rows(platform, instance, new, meta, now)
-    db.session.add(
-        ProcessEvent(
-            instance_id=instance.id,
-            at=now,
-            actor=actor.name,
-            kind=kind,
-            task_spec=task_spec,
-            task_name=task_name,
-            details=details or {},
-            request_id=actor.request_id or instance.request_id,
+    if stalled:  # a dead end in the diagram: an incident makes it visible
+        step.add(
+            Incident.__table__,
+            {
+                "task_uuid": "",
+                "task_spec": task_spec or "",
+                "operator": "",
+                "error_code": "NO_WAIT_STATE",
+                "message": "流程尚未结束，但没有任何待办、定时或消息等待（流程图可能存在死路）",
+                "attempts": 0,
+                "created_at": now,
+            },
         )
-    )
+    for job_id, available_at in zip(step.apply(), jobs, strict=True):
+        notify_after_commit(platform, NewJob(available_at, job_id=job_id))
     return waits
 
 
-def _record_stall(instance: ProcessInstance, task_spec: str | None) -> None:
-    # A dead end in the diagram: an incident makes it visible (the instance is already in 'error').
-    db.session.add(
-        Incident(
-            instance_id=instance.id,
-            task_uuid="",
-            task_spec=task_spec or "",
-            operator="",
-            error_code="NO_WAIT_STATE",
-            message="流程尚未结束，但没有任何待办、定时或消息等待（流程图可能存在死路）",
-            attempts=0,
+def _has_open_incident(instance_id: int | None) -> bool:
+    if instance_id is None:
+        return False
+    with db.session.no_autoflush:  # the instance's new values are written by the step, not flushed here
+        return (
+            db.session.execute(
+                select(Incident.id).where(Incident.instance_id == instance_id, Incident.status == "open").limit(1)
+            ).first()
+            is not None
         )
-    )
 
 
-def _has_open_incident(instance_id: int) -> bool:
-    return (
-        db.session.execute(
-            select(Incident.id).where(Incident.instance_id == instance_id, Incident.status == "open").limit(1)
-        ).first()
-        is not None
-    )
-
-
-def _retire(instance: ProcessInstance, user_uuids: list[str], timer_uuids: list[str]) -> None:
-    # The task completed in this very step is already closed in the session: no UPDATE needed for it.
-    # Loaded values only (obj.__dict__): looking at an expired object must not cost a query.
-    closed = {
+def _open_user_tasks(uuids: list[str], completed: HumanTask | None) -> list[str]:
+    # The task completed by this step is closed by the step itself (and one row must not be written twice
+    # in one statement); tasks already closed in the session are flushed by it. Loaded values only
+    # (obj.__dict__): looking at an expired object must not cost a query.
+    closed = {completed.task_uuid} if completed is not None else set()
+    closed.update(
         loaded.get("task_uuid")
         for loaded in (obj.__dict__ for obj in db.session.identity_map.values() if isinstance(obj, HumanTask))
-        if loaded.get("status", "ready") != "ready" and loaded.get("task_uuid") in user_uuids
-    }
-    user_uuids = [uuid for uuid in user_uuids if uuid not in closed]
-    if user_uuids:
-        db.session.execute(
-            update(HumanTask)
-            .where(HumanTask.task_uuid.in_(user_uuids), HumanTask.status == "ready")
-            .values(status="cancelled", completed_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-    if timer_uuids:
-        db.session.execute(
-            update(ProcessTimer)
-            .where(
-                ProcessTimer.instance_id == instance.id,
-                ProcessTimer.task_uuid.in_(timer_uuids),
-                ProcessTimer.status == "pending",
-            )
-            .values(status="cancelled")
-            .execution_options(synchronize_session=False)
-        )
+        if loaded.get("status", "ready") != "ready"
+    )
+    return [uuid for uuid in uuids if uuid not in closed]
 
 
-def _create_rows(
-    platform: Platform, instance: ProcessInstance, new: list[WaitState], meta: dict[str, Any], now: datetime
-) -> None:
+def _add_wait_rows(
+    platform: Platform, instance: ProcessInstance, step: StepWrite, new: list[WaitState], meta: dict[str, Any]
+) -> list[datetime]:
+    """Rows for the wait states this step reached; returns when each job it adds may run."""
     user_tasks = meta.get("user_tasks", {})
+    now = step.now
+    jobs: list[datetime] = []
     for wait in new:
         if wait.kind == "user":
             info = user_tasks.get(wait.task_spec, {})
             hours = info.get("due_in_hours") or platform.settings.TASK_DEFAULT_DUE_HOURS
-            db.session.add(
-                HumanTask(
-                    task_uuid=wait.task_uuid,
-                    instance_id=instance.id,
-                    process_key=instance.process_key,
-                    business_key=instance.business_key,
-                    channel_id=instance.channel_id,
-                    task_spec=wait.task_spec,
-                    name=wait.name,
-                    lane=wait.lane or "",
-                    role=info.get("role") or "clerk",
-                    approval_level=info.get("approval_level", 0),
-                    form_key=info.get("form_key") or "",
-                    status="ready",
-                    created_at=now,
-                    due_at=now + timedelta(hours=hours),
-                )
+            step.add(
+                HumanTask.__table__,
+                {
+                    "task_uuid": wait.task_uuid,
+                    "process_key": instance.process_key,
+                    "business_key": instance.business_key,
+                    "channel_id": instance.channel_id,
+                    "task_spec": wait.task_spec,
+                    "name": wait.name,
+                    "lane": wait.lane or "",
+                    "role": info.get("role") or "clerk",
+                    "approval_level": info.get("approval_level", 0),
+                    "form_key": info.get("form_key") or "",
+                    "status": "ready",
+                    "created_at": now,
+                    "due_at": now + timedelta(hours=hours),
+                },
             )
         elif wait.kind == "timer":
-            db.session.add(
-                ProcessTimer(
-                    instance_id=instance.id,
-                    task_uuid=wait.task_uuid,
-                    task_spec=wait.task_spec,
-                    due_at=datetime.fromisoformat(wait.due).astimezone(UTC),
-                )
+            step.add(
+                ProcessTimer.__table__,
+                {
+                    "task_uuid": wait.task_uuid,
+                    "task_spec": wait.task_spec,
+                    "due_at": datetime.fromisoformat(wait.due).astimezone(UTC),
+                    "status": "pending",
+                },
             )
         elif wait.kind == "service":
-            enqueue(
-                platform,
+            row = job_row(
                 "service_task",
                 {"task_uuid": wait.task_uuid, "operator": wait.operator, "task_spec": wait.task_spec},
-                instance_id=instance.id,
                 dedupe_key=f"svc:{wait.task_uuid}",
                 available_at=now,
                 request_id=instance.request_id,
             )
+            del row["instance_id"]  # the step fills it in
+            step.add(OutboxJob.__table__, {**row, "status": "pending", "attempts": 0, "created_at": now})
+            jobs.append(now)
+    return jobs
 
 
 def lock_instance(instance_id: int) -> ProcessInstance | None:

@@ -13,7 +13,7 @@ from models import HumanTask, ProcessInstance, db, utcnow
 from processes import case_scope, four_eyes
 from processes.errors import BadRequest, Conflict, Forbidden, NotFound
 from processes.platform import Platform, get_platform
-from processes.stepping import Actor, lock_instance, persist_step
+from processes.stepping import Actor, persist_step
 from processes.unit_of_work import transaction
 
 
@@ -90,8 +90,13 @@ def list_tasks(actor: Actor, filters: TaskFilter, page: int, per_page: int) -> t
 
 def get_task(task_id: int, actor: Actor) -> HumanTask:
     """A task the actor may see, or NotFound."""
+    return _find_task(task_id, actor, with_instance=False)[0]
+
+
+def _find_task(task_id: int, actor: Actor, with_instance: bool) -> tuple[HumanTask, ProcessInstance | None]:
+    """The visible task, and its instance when asked (read in the same query where the scope allows)."""
     # Out-of-range ids (a 64-bit column on PostgreSQL) are simply not found, never a database error.
-    task = None
+    task = instance = None
     if not (isinstance(task_id, int) and 0 < task_id < 2**63):
         pass
     elif case_scope.is_scoped(actor):  # the case's district may have to be worked out before the check
@@ -101,14 +106,25 @@ def get_task(task_id: int, actor: Actor) -> HumanTask:
             visible = _visible(select(HumanTask.id).where(HumanTask.id == task_id), actor)
             task = task if db.session.execute(visible).first() is not None else None
     else:  # one query: the row and the visibility check together
-        task = db.session.execute(_visible(select(HumanTask).where(HumanTask.id == task_id), actor)).scalar()
+        query = select(HumanTask).where(HumanTask.id == task_id)
+        if with_instance:
+            instance_of = ProcessInstance.id == HumanTask.instance_id
+            query = query.add_columns(ProcessInstance).join(ProcessInstance, instance_of)
+        row = db.session.execute(_visible(query, actor)).first()
+        if row is not None:
+            task, instance = row[0], row[1] if with_instance else None
     if task is None:
         raise NotFound("TASK_NOT_FOUND", "任务不存在或无权查看", {"task_id": task_id})
-    return task
+    if with_instance and instance is None:
+        instance = db.session.get(ProcessInstance, task.instance_id)
+    return task, instance
 
 
 def _ready_task(task_id: int, actor: Actor) -> HumanTask:
-    task = get_task(task_id, actor)
+    return _check_ready(get_task(task_id, actor))
+
+
+def _check_ready(task: HumanTask) -> HumanTask:
     if task.status != "ready":
         raise Conflict("TASK_NOT_READY", "任务已被处理，不能重复提交", {"status": task.status})
     return task
@@ -150,17 +166,16 @@ def assign_task(task_id: int, actor: Actor, assignee: str) -> HumanTask:
 
 def complete_task(platform: Platform, task_id: int, data: Any, actor: Actor) -> tuple[HumanTask, ProcessInstance]:
     """Validate the form data, complete the task and advance the instance; exactly one completion wins."""
-    with transaction():
-        task = _ready_task(task_id, actor)
+    # No row lock: the step's write is guarded by the instance version and the task still being ready, so of
+    # two completions exactly one is written and the other gets 409 (processes/step_writes).
+    with transaction(autocommit=True):
+        task, instance = _find_task(task_id, actor, with_instance=True)
+        _check_ready(task)
         if task.assignee and task.assignee != actor.name and actor.kind == "user":
             raise Forbidden("TASK_CLAIMED", f"任务已由 {task.assignee} 认领", {"assignee": task.assignee})
         four_eyes.check(platform, task, actor)
         form = platform.form(task.form_key)
         cleaned = form.validate(data, actor)
-        instance = lock_instance(task.instance_id)
-        db.session.refresh(task)  # re-read after the row lock: another completion may have won meanwhile
-        if task.status != "ready":
-            raise Conflict("TASK_NOT_READY", "任务已被处理，不能重复提交", {"status": task.status})
         if instance.suspended:
             raise Conflict("INSTANCE_SUSPENDED", "流程实例已挂起，暂不能办理")
         workflow = platform.engine.load(instance.snapshot, instance.public_id)
@@ -170,9 +185,12 @@ def complete_task(platform: Platform, task_id: int, data: Any, actor: Actor) -> 
         before = spiff_task.data.get(form.variable) or {}
         changes = form.diff(before if isinstance(before, dict) else {}, cleaned)
         platform.engine.complete_user_task(workflow, spiff_task, cleaned, form.variable)
-        task.status, task.completed_at, task.completed_by = "completed", utcnow(), actor.name
-        if not task.assignee:
-            task.assignee = actor.name
+        closing = {
+            "status": "completed",
+            "completed_at": utcnow(),
+            "completed_by": actor.name,
+            "assignee": task.assignee or actor.name,
+        }
         persist_step(
             platform,
             instance,
@@ -182,5 +200,6 @@ def complete_task(platform: Platform, task_id: int, data: Any, actor: Actor) -> 
             task_spec=task.task_spec,
             task_name=task.name,
             details={"form": form.key, "changes": changes},
+            close_task=(task, closing),
         )
     return task, instance

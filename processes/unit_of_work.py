@@ -87,8 +87,13 @@ def after_commit_batch(key: str, item: object, flush: Callable[[list], None]) ->
 
 
 @contextmanager
-def transaction() -> Iterator[Session]:
-    """A unit of work on the Flask-SQLAlchemy session; nested use joins the outer one."""
+def transaction(autocommit: bool = False) -> Iterator[Session]:
+    """A unit of work on the Flask-SQLAlchemy session; nested use joins the outer one.
+
+    With `autocommit`, reads take no transaction and hold no lock: for units whose writes are one engine step
+    (processes/step_writes), which is all-or-nothing by itself and guarded by the instance's version. That
+    spares the BEGIN and COMMIT round trips; rows the session flushes besides it are written one by one.
+    """
     if _after_commit.get() is not None:  # nested: the outer transaction commits
         yield db.session
         return
@@ -97,6 +102,11 @@ def transaction() -> Iterator[Session]:
     calls_token = _pending_calls.set(calls)
     hooks_token = _after_commit.set(hooks)
     session = db.session
+    if autocommit:
+        if not session().in_transaction():
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    elif _reading_in_autocommit(session):
+        session.rollback()  # no round trip: a unit of work always gets a real transaction (and its locks)
     committed = False
     try:
         yield session
@@ -128,6 +138,13 @@ def transaction() -> Iterator[Session]:
             hook()
         except Exception:  # a failed hook must not undo a committed transaction; its work is retried later
             log.exception("after-commit hook failed")
+
+
+def _reading_in_autocommit(session: Session) -> bool:
+    return (
+        session().in_transaction()
+        and session.connection().get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    )
 
 
 def _add_calls(session: Session, calls: list[CallRecord]) -> None:

@@ -45,6 +45,26 @@ def handler_for(kind: str) -> JobHandler | None:
     return _KINDS.get(kind)
 
 
+def job_row(
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    instance_id: int | None = None,
+    dedupe_key: str | None = None,
+    available_at: datetime | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """The column values of a new outbox job."""
+    return {
+        "kind": kind,
+        "payload": payload,
+        "instance_id": instance_id,
+        "dedupe_key": dedupe_key,
+        "available_at": available_at or utcnow(),
+        "request_id": request_id,
+    }
+
+
 def enqueue(
     platform: Any,
     kind: str,
@@ -56,33 +76,36 @@ def enqueue(
     request_id: str | None = None,
 ) -> OutboxJob:
     """Add a job in the current transaction; it is relayed (or run) once the transaction commits."""
-    when = available_at or utcnow()
-    job = OutboxJob(
-        kind=kind,
-        payload=payload,
-        instance_id=instance_id,
-        dedupe_key=dedupe_key,
-        available_at=when,
-        request_id=request_id,
+    row = job_row(
+        kind, payload, instance_id=instance_id, dedupe_key=dedupe_key, available_at=available_at, request_id=request_id
     )
+    job = OutboxJob(**row)
     db.session.add(job)
-    if platform.jobs is not None:
-        # One notification per transaction, naming its jobs, so an in-process runner need not poll the outbox.
-        after_commit_batch("outbox", NewJob(job, when), platform.jobs.notify_jobs)
+    notify_after_commit(platform, NewJob(row["available_at"], job=job))
     return job
 
 
+def notify_after_commit(platform: Any, job: NewJob) -> None:
+    """Name a new job to the runner once the current transaction commits."""
+    if platform.jobs is not None:
+        # One notification per transaction, naming its jobs, so an in-process runner need not poll the outbox.
+        after_commit_batch("outbox", job, platform.jobs.notify_jobs)
+
+
 class NewJob:
-    """A job added by a committed transaction: its id (known once flushed) and when it may run."""
+    """A job added by a committed transaction: its id and when it may run."""
 
-    __slots__ = ("_job", "available_at")
+    __slots__ = ("_id", "_job", "available_at")
 
-    def __init__(self, job: OutboxJob, available_at: datetime) -> None:
-        self._job, self.available_at = job, available_at
+    def __init__(self, available_at: datetime, *, job: OutboxJob | None = None, job_id: int | None = None) -> None:
+        self._job, self._id, self.available_at = job, job_id, available_at
 
     @property
     def id(self) -> int | None:
-        """The job's id from the identity map, without a query (the row is expired after commit); None if unsaved."""
+        """The job's id: given, or from the identity map without a query (the row is expired after commit);
+        None if it was never saved."""
+        if self._id is not None or self._job is None:
+            return self._id
         identity = inspect(self._job).identity
         return identity[0] if identity else None
 
