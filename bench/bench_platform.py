@@ -548,21 +548,13 @@ def _loop_once(platform: Any, instance_id: int, task_spec: str) -> float:
     return elapsed
 
 
-def bench_new(app: Any, samples: int, warmup: int = 5) -> tuple[list[float], tuple[str, str]]:
-    """The timed step on each of `samples` fresh instances; also a fresh instance's snapshot."""
+def fresh_step(platform: Any, i: int) -> tuple[float, Any]:
+    """The timed step on a newly started instance (the start itself is not timed)."""
     from processes.instances import start_instance
-    from processes.platform import get_platform
     from processes.stepping import Actor
 
-    with app.app_context():
-        platform = get_platform(app)
-        new_s: list[float] = []
-        for i in range(warmup + samples):
-            instance, _ = start_instance(platform, LOOP_KEY, f"LOOP-NEW-{i:04d}", {}, Actor(kind="ops", name="ops"))
-            elapsed = _loop_once(platform, instance.id, TIMED_BRANCH)
-            if i >= warmup:
-                new_s.append(elapsed)
-    return new_s, (instance.snapshot, instance.public_id)
+    instance, _ = start_instance(platform, LOOP_KEY, f"LOOP-NEW-{i:04d}", {}, Actor(kind="ops", name="ops"))
+    return _loop_once(platform, instance.id, TIMED_BRANCH), instance
 
 
 def build_aged(app: Any, aged_events: int) -> tuple[int, dict[str, float], float]:
@@ -592,7 +584,6 @@ def bench_aged(app: Any, samples: int, aged_events: int) -> dict[str, Any]:
     from models import ProcessEvent, ProcessInstance, db
     from processes.platform import get_platform
 
-    new_s, fresh = bench_new(app, samples)
     aged_id, curve, build_s = build_aged(app, aged_events)
     extra = {"aged_curve_ms": curve, "aged_build_s": round(build_s, 1)}
     with app.app_context():
@@ -605,7 +596,15 @@ def bench_aged(app: Any, samples: int, aged_events: int) -> dict[str, Any]:
         assert events >= aged_events, events
         gc.collect()
         platform = get_platform(app)
-        aged_s = [_loop_once(platform, aged_id, TIMED_BRANCH) for _ in range(samples)]
+        for i in range(5):  # warm-up
+            fresh_step(platform, i)
+        new_s: list[float] = []
+        aged_s: list[float] = []
+        for i in range(samples):  # alternating, so both see the same machine (other work comes and goes)
+            elapsed, instance = fresh_step(platform, 5 + i)
+            new_s.append(elapsed)
+            aged_s.append(_loop_once(platform, aged_id, TIMED_BRANCH))
+        fresh = (instance.snapshot, instance.public_id)
     new_engine, aged_engine = engine_costs(app, *fresh), engine_costs(app, *aged)
     return {
         "step_ms_new": round(median_ms(new_s), 3),

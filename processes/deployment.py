@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import defer
 
 from handlers.registry import registry
@@ -40,12 +41,38 @@ def latest_definition(kind: str, key: str) -> ProcessDefinition | None:
     ).scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class ProcessVersion:
+    """Which version of a process new instances start on (its facts: `stepping.definition_meta`)."""
+
+    id: int
+    version: int
+
+
 def latest_process(key: str) -> ProcessDefinition:
     """The newest BPMN version of a process key, or NotFound."""
     definition = latest_definition("bpmn", key)
     if definition is None:
         raise NotFound("PROCESS_NOT_FOUND", f"流程 {key} 未部署", {"process_key": key})
     return definition
+
+
+def latest_version(key: str) -> ProcessVersion:
+    """Id and number of the newest BPMN version of a process key, or NotFound (the start of every instance)."""
+    row = db.session.execute(_newest_version(), {"key": key}).first()
+    if row is None:
+        raise NotFound("PROCESS_NOT_FOUND", f"流程 {key} 未部署", {"process_key": key})
+    return ProcessVersion(row.id, row.version)
+
+
+@cache
+def _newest_version() -> Select:
+    return (
+        select(ProcessDefinition.id, ProcessDefinition.version)
+        .where(ProcessDefinition.kind == "bpmn", ProcessDefinition.key == bindparam("key"))
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    )
 
 
 def latest_versions(kind: str, *columns) -> Select:

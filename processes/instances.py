@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from models import HumanTask, Incident, ProcessDefinition, ProcessEvent, ProcessInstance, db, utcnow
-from processes.deployment import latest_process
+from models import HumanTask, Incident, ProcessEvent, ProcessInstance, db, utcnow
+from processes.deployment import ProcessVersion, latest_version
 from processes.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from processes.platform import Platform
 from processes.stepping import ACTIVE, Actor, definition_meta, lock_instance, persist_step
@@ -56,7 +56,7 @@ def start_instance(
             return _replayed(existing, process_key, business_key), False
     try:
         with transaction(autocommit=True):  # the step's one write is the whole unit
-            definition = latest_process(process_key)
+            definition = latest_version(process_key)
             start_data = _start_data(platform, definition, business_key, data, actor)
             workflow = platform.engine.create(definition.id, start_data)
             instance = ProcessInstance(
@@ -97,9 +97,9 @@ def _replayed(existing: ProcessInstance, process_key: str, business_key: str) ->
 
 
 def _start_data(
-    platform: Platform, definition: ProcessDefinition, business_key: str, data: dict[str, Any], actor: Actor
+    platform: Platform, definition: ProcessVersion, business_key: str, data: dict[str, Any], actor: Actor
 ) -> dict[str, Any]:
-    meta = definition.meta or {}
+    meta = definition_meta(platform, definition.id)
     start_form = meta.get("start_form")
     if start_form:
         form = platform.form(start_form)

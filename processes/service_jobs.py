@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import traceback
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from SpiffWorkflow.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 
 from config.logging import request_id_var
 from handlers.registry import DispatchError, dispatch, get_operator
@@ -29,19 +30,7 @@ def execute_job(platform: Platform, job_id: int) -> str:
     if not db.session().in_transaction():
         # These reads need no transaction: autocommit spares the BEGIN and ROLLBACK round trips of every job.
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    # The job's instance comes along (into the identity map): a service task needs it next, without a query.
-    row = db.session.execute(
-        select(
-            OutboxJob.kind,
-            OutboxJob.payload,
-            OutboxJob.instance_id,
-            OutboxJob.request_id,
-            OutboxJob.status,
-            ProcessInstance,
-        )
-        .outerjoin(ProcessInstance, ProcessInstance.id == OutboxJob.instance_id)
-        .where(OutboxJob.id == job_id)
-    ).first()
+    row = db.session.execute(_job_read(), {"job_id": job_id}).first()
     if row is None or row.status not in RUNNABLE:
         db.session.rollback()
         return "skipped"
@@ -54,6 +43,24 @@ def execute_job(platform: Platform, job_id: int) -> str:
         return "dead"
     # The read transaction stays open into the handler, which ends it (one round trip fewer per job).
     return handler(platform, job_id, row.instance_id, dict(row.payload), row.request_id)
+
+
+@cache
+def _job_read() -> Select:
+    # Built once (this runs for every job). The job's instance comes along into the identity map: a service
+    # task needs it next, without a query.
+    return (
+        select(
+            OutboxJob.kind,
+            OutboxJob.payload,
+            OutboxJob.instance_id,
+            OutboxJob.request_id,
+            OutboxJob.status,
+            ProcessInstance,
+        )
+        .outerjoin(ProcessInstance, ProcessInstance.id == OutboxJob.instance_id)
+        .where(OutboxJob.id == bindparam("job_id"))
+    )
 
 
 def record_crash(platform: Platform, job_id: int, exc: BaseException) -> None:

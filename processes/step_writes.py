@@ -54,6 +54,7 @@ class StepWrite:
 
     instance: ProcessInstance  # a new instance has no id yet and is not in the session
     now: datetime
+    changes: dict[str, Any]  # new values of MUTABLE columns; the others keep the object's values
     close_task: HumanTask | None = None
     close_values: dict[str, Any] = field(default_factory=dict)
     claim_job_id: int | None = None
@@ -69,7 +70,7 @@ class StepWrite:
         """Write the step; returns the ids of the outbox jobs it inserted, in order. Raises StepConflict."""
         new = self.instance.id is None
         version = 0 if new else self.instance.lock_version
-        values = _instance_values(self.instance, new, self.now)
+        values = _instance_values(self.instance, new, self.now, self.changes)
         connection = db.session.connection()
         if connection.dialect.name == "postgresql":
             instance_id, job_ids = self._apply_statement(connection, new, version, values)
@@ -187,11 +188,12 @@ class StepWrite:
                 set_committed_value(self.close_task, name, self.close_values[name])
 
 
-def _instance_values(instance: ProcessInstance, new: bool, now: datetime) -> dict[str, Any]:
+def _instance_values(instance: ProcessInstance, new: bool, now: datetime, changes: dict[str, Any]) -> dict[str, Any]:
     if not new:
-        return {name: getattr(instance, name) for name in MUTABLE}
+        return {name: changes[name] if name in changes else getattr(instance, name) for name in MUTABLE}
     loaded = instance.__dict__
     values = {name: loaded.get(name) for name in CREATED}
+    values.update(changes)
     values.update(lock_version=1, created_at=loaded.get("created_at") or now, suspended=bool(values["suspended"]))
     return values
 

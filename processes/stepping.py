@@ -84,21 +84,23 @@ def persist_step(
     current = {w.task_uuid: w for w in waits}
     now = utcnow()
 
-    instance.snapshot = engine.dump(workflow, instance.definition_id, instance.public_id)
-    instance.waiting_on = [w.as_dict() for w in waits]
-    instance.result = engine.public_data(workflow, meta.get("public_variables", []))
-    instance.updated_at = now
+    # The new values go to the step, not onto the object: it shows them once written (and is never dirty).
+    changes: dict[str, Any] = {
+        "snapshot": engine.dump(workflow, instance.definition_id, instance.public_id),
+        "waiting_on": [w.as_dict() for w in waits],
+        "result": engine.public_data(workflow, meta.get("public_variables", [])),
+        "updated_at": now,
+    }
     stalled = not workflow.completed and not waits  # unfinished with nothing to wait for: a dead end
     if workflow.completed:
-        instance.status = "completed"
-        instance.completed_at = now
+        changes.update(status="completed", completed_at=now)
     elif stalled:
-        instance.status = "error"
+        changes["status"] = "error"
     elif not (instance.status == "error" and _has_open_incident(instance.id)):
-        instance.status = "running" if any(w.kind == "service" for w in waits) else "waiting"
+        changes["status"] = "running" if any(w.kind == "service" for w in waits) else "waiting"
 
     task, closing = close_task or (None, {})
-    step = StepWrite(instance, now, close_task=task, close_values=closing, claim_job_id=claim_job_id)
+    step = StepWrite(instance, now, changes, close_task=task, close_values=closing, claim_job_id=claim_job_id)
     gone = [uuid for uuid, w in previous.items() if uuid not in current]
     step.retire_tasks = _open_user_tasks([u for u in gone if previous[u]["kind"] == "user"], task)
     step.retire_timers = [u for u in gone if previous[u]["kind"] == "timer"]

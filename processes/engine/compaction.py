@@ -4,9 +4,10 @@ SpiffWorkflow keeps every completed task, so an instance that loops (a case sent
 daily batch) grows its tree by a few tasks per round. Every step then costs time proportional to the
 instance's age, and SpiffWorkflow's depth-limited tree walks stop seeing ready tasks after ~500 rounds
 of one loop. The history of an instance lives in ``process_event``, so interior links of a purely
-linear, completed chain carry nothing the engine still needs: we unlink them, keeping the head and the
-tail of every chain and every task that SpiffWorkflow looks up later (joins, subprocess parents, the last
-completed task, anything not completed).
+linear, completed chain carry nothing the engine still needs: we unlink every completed task whose parent
+and only child are completed (its parent's link goes straight to that child), keeping the tail of every
+chain and every task that SpiffWorkflow looks up later (joins, subprocess parents, the last completed task,
+anything not completed).
 """
 
 from __future__ import annotations
@@ -52,10 +53,12 @@ def _compact_tree(workflow, protected: set[UUID]) -> int:
 
 
 def _is_interior(task: Task, keep_specs: frozenset[str]) -> bool:
+    # The parent may have other children (a parallel split's branches): the chain's first task goes too,
+    # so a branch that has looped keeps as few tasks as one that has not.
     parent = task.parent
     if parent is None or task.state != TaskState.COMPLETED or len(task.children) != 1:
         return False
-    if parent.state != TaskState.COMPLETED or len(parent.children) != 1:
+    if parent.state != TaskState.COMPLETED:
         return False
     child = task.children[0]
     return child.state == TaskState.COMPLETED and task.task_spec.name not in keep_specs
@@ -64,7 +67,7 @@ def _is_interior(task: Task, keep_specs: frozenset[str]) -> bool:
 def _unlink(workflow, task: Task) -> None:
     # Links are ids resolved through workflow.tasks, so unlinking in any order keeps the chain intact.
     parent, child = task.parent, task.children[0]
-    parent._children = [child.id]
+    parent._children = [child.id if linked == task.id else linked for linked in parent._children]
     child._parent = parent.id
     del workflow.tasks[task.id]
 

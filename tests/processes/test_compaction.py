@@ -134,3 +134,16 @@ def test_compaction_keeps_what_a_fresh_instance_needs():
     waits = engine.advance(workflow)
     restored = engine.load(engine.dump(workflow, 1))
     assert sorted(w.as_dict()["task_spec"] for w in engine.wait_states(restored)) == sorted(w.task_spec for w in waits)
+
+
+def test_a_branch_that_looped_keeps_one_task_more_than_one_that_never_did():
+    engine = _engine(PARALLEL, "parallel_loops")
+    workflow = engine.create(1, {"rounds": {}})
+    engine.advance(workflow)
+    snapshot = engine.dump(workflow, 1)
+    never = len(engine.load(snapshot).tasks)
+    for _ in range(40):
+        snapshot, _, workflow = _round(engine, snapshot, "a", True)
+        # Only the gateway that sent the case back stays: the split's first task of the branch goes too, so a
+        # young instance and an old one have the same shape and cost the same per step.
+        assert len(workflow.tasks) == never + 1
