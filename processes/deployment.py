@@ -65,6 +65,22 @@ def latest_version(key: str) -> ProcessVersion:
     return ProcessVersion(row.id, row.version)
 
 
+def newest_version(platform: Platform, key: str) -> ProcessVersion:
+    """The version new instances of `key` start on, remembered per process. Each start is written only while
+    that is still the newest (step_writes), so a version deployed by another process is picked up by the
+    first start that finds it stale."""
+    known = platform.__dict__.setdefault("_newest_versions", {})
+    version = known.get(key)
+    if version is None:
+        version = known[key] = latest_version(key)
+    return version
+
+
+def forget_newest_version(platform: Platform, key: str) -> None:
+    """Look the newest version of `key` up again at the next start."""
+    platform.__dict__.get("_newest_versions", {}).pop(key, None)
+
+
 @cache
 def _newest_version() -> Select:
     return (
@@ -200,6 +216,7 @@ def _deploy_process(platform: Platform, name: str, xml: str, deployed_by: str, c
     db.session.flush()
     # Only cache after commit: a rolled-back id may be handed out again to another definition.
     after_commit(lambda: platform.specs.put(row.id, (parsed.spec, parsed.subprocess_specs)))
+    after_commit(lambda: forget_newest_version(platform, row.key))
     return DeployResult(name, "bpmn", row.key, row.version, True, row.id)
 
 

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import select
 
 from models import HumanTask, Incident, ProcessEvent, ProcessInstance, db, utcnow
-from processes.deployment import ProcessVersion, latest_version
+from processes.deployment import ProcessVersion, forget_newest_version, newest_version
 from processes.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from processes.platform import Platform
+from processes.step_writes import StepConflict
 from processes.stepping import ACTIVE, Actor, definition_meta, lock_instance, persist_step
 from processes.unit_of_work import transaction
 
@@ -55,39 +56,56 @@ def start_instance(
         if existing is not None:
             return _replayed(existing, process_key, business_key), False
     try:
-        with transaction(autocommit=True):  # the step's one write is the whole unit
-            definition = latest_version(process_key)
-            start_data = _start_data(platform, definition, business_key, data, actor)
-            workflow = platform.engine.create(definition.id, start_data)
-            instance = ProcessInstance(
-                public_id=secrets.token_hex(16),
-                definition_id=definition.id,
-                process_key=process_key,
-                business_key=business_key,
-                channel_id=actor.channel_id,
-                idempotency_key=idempotency_key,
-                started_by=actor.name,
-                status="running",
-                snapshot="",
-                waiting_on=[],
-                result={},
-                request_id=actor.request_id,
-            )
-            persist_step(  # inserts the instance with its first step's rows
-                platform,
-                instance,
-                workflow,
-                actor,
-                "started",
-                details={"version": definition.version, "data": _summary(start_data)},
-            )
+        return _start(platform, process_key, business_key, data, actor, idempotency_key), True
+    except StepConflict as exc:
+        if exc.code != "DEFINITION_CHANGED":
+            raise
+        forget_newest_version(platform, process_key)  # deployed meanwhile by another process: start on it
+        return _start(platform, process_key, business_key, data, actor, idempotency_key), True
     except Conflict as exc:
         if exc.code == "DUPLICATE" and idempotency_key:  # lost a race with the same key: answer as a replay
             existing = _by_idempotency(actor.channel_id, idempotency_key)
             if existing is not None:
                 return _replayed(existing, process_key, business_key), False
         raise
-    return instance, True
+
+
+def _start(
+    platform: Platform,
+    process_key: str,
+    business_key: str,
+    data: dict[str, Any],
+    actor: Actor,
+    idempotency_key: str | None,
+) -> ProcessInstance:
+    with transaction(autocommit=True):  # the step's one write is the whole unit
+        definition = newest_version(platform, process_key)
+        start_data = _start_data(platform, definition, business_key, data, actor)
+        workflow = platform.engine.create(definition.id, start_data)
+        instance = ProcessInstance(
+            public_id=secrets.token_hex(16),
+            definition_id=definition.id,
+            process_key=process_key,
+            business_key=business_key,
+            channel_id=actor.channel_id,
+            idempotency_key=idempotency_key,
+            started_by=actor.name,
+            status="running",
+            snapshot="",
+            waiting_on=[],
+            result={},
+            request_id=actor.request_id,
+        )
+        persist_step(  # inserts the instance with its first step's rows, if its version is still the newest
+            platform,
+            instance,
+            workflow,
+            actor,
+            "started",
+            details={"version": definition.version, "data": _summary(start_data)},
+            newest_version=definition.version,
+        )
+    return instance
 
 
 def _replayed(existing: ProcessInstance, process_key: str, business_key: str) -> ProcessInstance:

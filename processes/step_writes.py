@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, exists, func, insert, literal, select, update
+from sqlalchemy import Connection, Integer, Table, bindparam, exists, func, insert, literal, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models import HumanTask, OutboxJob, ProcessInstance, ProcessTimer, db
+from models import HumanTask, OutboxJob, ProcessDefinition, ProcessInstance, ProcessTimer, db
 from processes.errors import Conflict
 from processes.jobs.kinds import RUNNABLE
 
@@ -29,6 +29,7 @@ INSTANCE: Table = ProcessInstance.__table__
 TASK: Table = HumanTask.__table__
 JOB: Table = OutboxJob.__table__
 TIMER: Table = ProcessTimer.__table__
+DEFINITION: Table = ProcessDefinition.__table__
 # What a step may change on the instance; the other columns are fixed when it starts.
 MUTABLE = ("status", "suspended", "snapshot", "waiting_on", "result", "updated_at", "completed_at")
 CREATED = tuple(c.name for c in INSTANCE.columns if c.name != "id")
@@ -38,6 +39,7 @@ MESSAGES = {
     "CONCURRENT_UPDATE": "该业务已被他人同时处理，请刷新后重试",
     "TASK_NOT_READY": "任务已被处理，不能重复提交",
     "JOB_TAKEN": "该作业已由其他进程处理",
+    "DEFINITION_CHANGED": "流程刚发布了新版本，请重新提交",
 }
 
 
@@ -58,6 +60,7 @@ class StepWrite:
     close_task: HumanTask | None = None
     close_values: dict[str, Any] = field(default_factory=dict)
     claim_job_id: int | None = None
+    newest_version: int | None = None  # a new instance is written only while its version is the newest
     retire_tasks: list[str] = field(default_factory=list)
     retire_timers: list[str] = field(default_factory=list)
     rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)  # instance_id is filled in
@@ -85,6 +88,7 @@ class StepWrite:
     ) -> tuple[int, list[int]]:
         shape = (
             new,
+            new and self.newest_version is not None,
             self.close_task is not None,
             self.claim_job_id is not None,
             bool(self.retire_tasks),
@@ -101,7 +105,9 @@ class StepWrite:
             found = connection.execute(statement, params).one()
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) == GUARD_SQLSTATE:
-                raise StepConflict(exc.orig.diag.message_primary) from exc
+                code = exc.orig.diag.message_primary
+                # A new instance's row is guarded only by its version being the newest.
+                raise StepConflict("DEFINITION_CHANGED" if new and code == "CONCURRENT_UPDATE" else code) from exc
             raise
         return found[1], list(found[2:])
 
@@ -109,6 +115,8 @@ class StepWrite:
         params = {f"i_{name}": value for name, value in values.items()}
         if not new:
             params.update(i_id=self.instance.id, i_version=version)
+        elif self.newest_version is not None:
+            params["g_version"] = self.newest_version
         if self.close_task is not None:
             params["c_id"] = self.close_task.id
             params.update({f"c_{name}": self.close_values[name] for name in CLOSED})
@@ -143,6 +151,10 @@ class StepWrite:
         self, connection: Connection, new: bool, version: int, values: dict[str, Any]
     ) -> tuple[int, list[int]]:
         run = _sequence_statements()
+        if new and self.newest_version is not None:
+            newer = {"_key": values["process_key"], "_version": self.newest_version}
+            if connection.execute(run["newer_version"], newer).first() is not None:
+                raise StepConflict("DEFINITION_CHANGED")
         if new:
             instance_id = connection.execute(run["insert_instance"], values).scalar_one()
         else:
@@ -226,6 +238,7 @@ def _typed(name: str, table: Table, column: str, **kw: Any) -> Any:
 
 def _one_statement(
     new: bool,
+    guarded: bool,
     close: bool,
     claim: bool,
     retire_tasks: bool,
@@ -234,7 +247,11 @@ def _one_statement(
 ) -> Any:
     """The whole step as data-modifying CTEs; columns: check, instance id, job ids."""
     if new:
-        inst = insert(INSTANCE).values({c: _typed(f"i_{c}", INSTANCE, c) for c in CREATED})
+        created = {c: _typed(f"i_{c}", INSTANCE, c) for c in CREATED}
+        inst = insert(INSTANCE).values(created)
+        if guarded:
+            newer = exists(_newer_version(created["process_key"], bindparam("g_version", type_=Integer)))
+            inst = insert(INSTANCE).from_select(list(created), select(*created.values()).where(~newer))
     else:
         inst = (
             update(INSTANCE)
@@ -303,9 +320,16 @@ def _one_statement(
     return select(check, select(inst.c.id).scalar_subquery(), *jobs).add_cte(*ctes)
 
 
+def _newer_version(key: Any, version: Any) -> Any:
+    return select(DEFINITION.c.id).where(
+        DEFINITION.c.kind == "bpmn", DEFINITION.c.key == key, DEFINITION.c.version > version
+    )
+
+
 def _sequence_statements() -> dict[str, Any]:
     if not _SEQUENCE:
         _SEQUENCE.update(
+            newer_version=_newer_version(bindparam("_key"), bindparam("_version")).limit(1),
             insert_instance=insert(INSTANCE).returning(INSTANCE.c.id),
             update_instance=update(INSTANCE)
             .where(INSTANCE.c.id == bindparam("_id"), INSTANCE.c.lock_version == bindparam("_version"))

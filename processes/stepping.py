@@ -70,12 +70,13 @@ def persist_step(
     advance: bool = True,
     close_task: tuple[HumanTask, dict[str, Any]] | None = None,
     claim_job_id: int | None = None,
+    newest_version: int | None = None,
 ) -> list[WaitState]:
     """Advance to the next wait states and write every derived row in step, all or nothing (see step_writes).
 
     `close_task` is the user task this step completed with its closing values (written only if still ready);
     `claim_job_id` the job that ran this step (claimed only if still runnable). A new instance (no id yet,
-    not in the session) is inserted.
+    not in the session) is inserted; with `newest_version`, only while that is still its process's newest.
     """
     engine = platform.engine
     waits = engine.advance(workflow) if advance else engine.wait_states(workflow)
@@ -100,7 +101,15 @@ def persist_step(
         changes["status"] = "running" if any(w.kind == "service" for w in waits) else "waiting"
 
     task, closing = close_task or (None, {})
-    step = StepWrite(instance, now, changes, close_task=task, close_values=closing, claim_job_id=claim_job_id)
+    step = StepWrite(
+        instance,
+        now,
+        changes,
+        close_task=task,
+        close_values=closing,
+        claim_job_id=claim_job_id,
+        newest_version=newest_version,
+    )
     gone = [uuid for uuid, w in previous.items() if uuid not in current]
     step.retire_tasks = _open_user_tasks([u for u in gone if previous[u]["kind"] == "user"], task)
     step.retire_timers = [u for u in gone if previous[u]["kind"] == "timer"]

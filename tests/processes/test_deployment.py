@@ -78,3 +78,22 @@ def test_running_instances_keep_their_version(ctx, drain):
     finished = db.session.get(type(old), old.id, populate_existing=True)
     assert finished.status == "completed" and finished.definition_id == old.definition_id
     deploy_sources(platform, [("residence_registration.bpmn", SOURCE)], "tests", "restore")
+
+
+def test_a_version_deployed_by_another_process_is_what_the_next_start_uses(ctx):
+    platform = ctx.extensions["permitflow"]
+    actor = Actor(kind="ops", name="ops:test")
+    p = sim_person("long", 2)
+    start_instance(platform, "residence_registration", "BK-ELSEWHERE-1", application(p), actor)
+    remembered = dict(platform.__dict__["_newest_versions"])  # this process remembers the version it started on
+    changed = SOURCE.replace('name="网点审核"', 'name="网点审核（他处发布）"')
+    [result] = deploy_sources(platform, [("residence_registration.bpmn", changed)], "tests", "deployed elsewhere")
+    platform.__dict__["_newest_versions"].update(remembered)  # as if another process had deployed it
+    second, created = start_instance(platform, "residence_registration", "BK-ELSEWHERE-2", application(p), actor)
+    assert created and second.definition_id == result.definition_id
+    from sqlalchemy import func, select
+
+    from models import ProcessInstance, db
+
+    starts = select(func.count()).where(ProcessInstance.business_key == "BK-ELSEWHERE-2")
+    assert db.session.execute(starts).scalar_one() == 1  # the refused first write left nothing behind
