@@ -153,7 +153,10 @@ class Contract:
         return "INCOMPLETE_RESPONSE", 200, 1
 
     def _circuit(self, case: Case) -> None:
-        client, records = self.sim.client(case.cls, case.prefix, retries=0, circuit_failures=2)
+        # Open long enough that a slow machine cannot reach the trial before the refusal is checked.
+        client, records = self.sim.client(
+            case.cls, case.prefix, retries=0, circuit_failures=2, circuit_reset_seconds=60
+        )
         self.sim.fault(case.endpoint, outage=True)
         for _ in range(2):
             self._raises(case, client, TransientError, "SERVER_ERROR")
@@ -163,6 +166,7 @@ class Contract:
         assert error.retry_after is not None and error.retry_after > 0
         assert self.sim.calls(case.endpoint) == sent  # refused without a request
         self.sim.clear()
+        client.breaker.reset_seconds = TEST_SETTINGS["circuit_reset_seconds"]
         time.sleep(TEST_SETTINGS["circuit_reset_seconds"] + 0.05)
         case.invoke(client)  # the trial call succeeds and closes the circuit
         assert not client.breaker.is_open

@@ -89,7 +89,10 @@ def test_a_version_deployed_by_another_process_is_what_the_next_start_uses(ctx):
     changed = SOURCE.replace('name="网点审核"', 'name="网点审核（他处发布）"')
     [result] = deploy_sources(platform, [("residence_registration.bpmn", changed)], "tests", "deployed elsewhere")
     platform.__dict__["_newest_versions"].update(remembered)  # as if another process had deployed it
-    second, created = start_instance(platform, "residence_registration", "BK-ELSEWHERE-2", application(p), actor)
+    try:
+        second, created = start_instance(platform, "residence_registration", "BK-ELSEWHERE-2", application(p), actor)
+    finally:
+        deploy_sources(platform, [("residence_registration.bpmn", SOURCE)], "tests", "restore")
     assert created and second.definition_id == result.definition_id
     from sqlalchemy import func, select
 
