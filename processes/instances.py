@@ -55,19 +55,20 @@ def start_instance(
         existing = _by_idempotency(actor.channel_id, idempotency_key)
         if existing is not None:
             return _replayed(existing, process_key, business_key), False
-    try:
-        return _start(platform, process_key, business_key, data, actor, idempotency_key), True
-    except StepConflict as exc:
-        if exc.code != "DEFINITION_CHANGED":
+    for attempt in (1, 2):
+        try:
+            return _start(platform, process_key, business_key, data, actor, idempotency_key), True
+        except StepConflict as exc:
+            if exc.code != "DEFINITION_CHANGED" or attempt == 2:
+                raise
+            forget_newest_version(platform, process_key)  # deployed meanwhile by another process: start on it
+        except Conflict as exc:
+            if exc.code == "DUPLICATE" and idempotency_key:  # lost a race with the same key: answer as a replay
+                existing = _by_idempotency(actor.channel_id, idempotency_key)
+                if existing is not None:
+                    return _replayed(existing, process_key, business_key), False
             raise
-        forget_newest_version(platform, process_key)  # deployed meanwhile by another process: start on it
-        return _start(platform, process_key, business_key, data, actor, idempotency_key), True
-    except Conflict as exc:
-        if exc.code == "DUPLICATE" and idempotency_key:  # lost a race with the same key: answer as a replay
-            existing = _by_idempotency(actor.channel_id, idempotency_key)
-            if existing is not None:
-                return _replayed(existing, process_key, business_key), False
-        raise
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def _start(

@@ -232,8 +232,8 @@ _STATEMENTS: dict[tuple, Any] = {}
 _SEQUENCE: dict[str, Any] = {}
 
 
-def _typed(name: str, table: Table, column: str, **kw: Any) -> Any:
-    return bindparam(name, type_=table.c[column].type, **kw)
+def _typed(name: str, table: Table, column: str) -> Any:
+    return bindparam(name, type_=table.c[column].type)
 
 
 def _one_statement(

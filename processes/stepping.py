@@ -157,8 +157,8 @@ def _has_open_incident(instance_id: int | None) -> bool:
 
 
 def _open_user_tasks(uuids: list[str], completed: HumanTask | None) -> list[str]:
-    # The task completed by this step is closed by the step itself (and one row must not be written twice
-    # in one statement); tasks already closed in the session are flushed by it. Loaded values only
+    # The task completed by this step is closed by the step itself (one row must not be written twice in one
+    # statement); tasks closed on their ORM object are written by the session's flush. Loaded values only
     # (obj.__dict__): looking at an expired object must not cost a query.
     closed = {completed.task_uuid} if completed is not None else set()
     closed.update(
