@@ -345,10 +345,9 @@ def make_app(url: str, data_dir: str, hrss: FakeHrss) -> Any:
 def read_only() -> None:
     """Untimed look-ups read in autocommit mode, as a clerk's inbox read in another web process would: no
     ROLLBACK on the connection the timed steps use (psycopg forgets its prepared statements on a ROLLBACK)."""
-    from models import db
+    from processes.unit_of_work import read_in_autocommit
 
-    if not db.session().in_transaction():
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    read_in_autocommit()
 
 
 def ready_tasks(instance_id: int) -> dict[str, int]:

@@ -20,16 +20,14 @@ from processes.jobs.kinds import RUNNABLE, claim_job, enqueue, finish_job, handl
 from processes.platform import Platform
 from processes.step_writes import StepConflict
 from processes.stepping import ACTIVE, Actor, lock_instance, persist_step
-from processes.unit_of_work import after_commit, capture_calls, log_calls, transaction
+from processes.unit_of_work import after_commit, capture_calls, log_calls, read_in_autocommit, transaction
 
 log = logging.getLogger(__name__)
 
 
 def execute_job(platform: Platform, job_id: int) -> str:
     """Run one outbox job; safe to call twice (the second call does nothing). Returns the outcome."""
-    if not db.session().in_transaction():
-        # These reads need no transaction: autocommit spares the BEGIN and ROLLBACK round trips of every job.
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    read_in_autocommit()  # the reads of every job need no transaction
     row = db.session.execute(_job_read(), {"job_id": job_id}).first()
     if row is None or row.status not in RUNNABLE:
         db.session.rollback()
@@ -37,11 +35,11 @@ def execute_job(platform: Platform, job_id: int) -> str:
     request_id_var.set(row.request_id)
     handler = handler_for(row.kind)
     if handler is None:
-        db.session.rollback()
         with transaction():
             finish_job(job_id, "dead", f"unknown job kind {row.kind}")
         return "dead"
-    # The read transaction stays open into the handler, which ends it (one round trip fewer per job).
+    # The handler goes on from these autocommit reads (a service task uses the instance read above); a unit of
+    # work it opens ends them first (unit_of_work.transaction).
     return handler(platform, job_id, row.instance_id, dict(row.payload), row.request_id)
 
 
@@ -112,7 +110,6 @@ def _run_service_task(
         instance = db.session.get(ProcessInstance, instance_id)
         reason = _not_runnable(instance)
         if reason:
-            db.session.rollback()  # expires `instance`: the reason is kept, not re-read
             with transaction():
                 finish_job(job_id, "done", reason)
             return "skipped"
@@ -121,7 +118,6 @@ def _run_service_task(
         workflow = platform.engine.load(instance.snapshot, instance.public_id)
         task = platform.engine.task(workflow, payload["task_uuid"])
         if task is None or not task.has_state(TaskState.READY):
-            db.session.rollback()
             with transaction():
                 finish_job(job_id, "done", "task no longer ready")
             return "skipped"
@@ -137,9 +133,7 @@ def _run_service_task(
                 if exc.code == "JOB_TAKEN":
                     return "skipped"  # another worker finished it first
                 calls = []  # logged already; the instance moved on meanwhile: apply the result to its new state
-    # End the autocommit reads: what follows runs in a transaction under the instance's row lock.
-    db.session.rollback()
-    with transaction():
+    with transaction():  # ends the autocommit reads: this runs in a transaction under the instance's row lock
         log_calls(calls)
         instance = lock_instance(instance_id)
         if not claim_job(job_id):

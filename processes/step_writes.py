@@ -23,7 +23,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from models import HumanTask, OutboxJob, ProcessDefinition, ProcessInstance, ProcessTimer, db
 from processes.errors import Conflict
-from processes.jobs.kinds import RUNNABLE
+from processes.jobs.kinds import RUNNABLE, claim_job
+from processes.unit_of_work import in_autocommit
 
 INSTANCE: Table = ProcessInstance.__table__
 TASK: Table = HumanTask.__table__
@@ -134,7 +135,7 @@ class StepWrite:
         self, connection: Connection, new: bool, version: int, values: dict[str, Any]
     ) -> tuple[int, list[int]]:
         # The reads ran in autocommit mode: the write still needs its own transaction to be all-or-nothing.
-        own = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        own = in_autocommit(connection)
         if own:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         try:
@@ -166,8 +167,7 @@ class StepWrite:
             closed = {**self.close_values, "_id": self.close_task.id}
             if connection.execute(run["close_task"], closed).rowcount != 1:
                 raise StepConflict("TASK_NOT_READY")
-        claim = {"_id": self.claim_job_id, "_now": self.now}
-        if self.claim_job_id is not None and connection.execute(run["claim_job"], claim).rowcount != 1:
+        if self.claim_job_id is not None and not claim_job(self.claim_job_id):
             raise StepConflict("JOB_TAKEN")
         if self.retire_tasks:
             connection.execute(run["retire_tasks"], {"_uuids": self.retire_tasks, "_now": self.now})
@@ -335,9 +335,6 @@ def _sequence_statements() -> dict[str, Any]:
             .where(INSTANCE.c.id == bindparam("_id"), INSTANCE.c.lock_version == bindparam("_version"))
             .values(lock_version=INSTANCE.c.lock_version + 1),
             close_task=update(TASK).where(TASK.c.id == bindparam("_id"), TASK.c.status == "ready"),
-            claim_job=update(JOB)
-            .where(JOB.c.id == bindparam("_id"), JOB.c.status.in_(RUNNABLE))
-            .values(status="done", done_at=bindparam("_now"), last_error=None),
             retire_tasks=update(TASK)
             .where(TASK.c.task_uuid.in_(bindparam("_uuids", expanding=True)), TASK.c.status == "ready")
             .values(status="cancelled", completed_at=bindparam("_now")),

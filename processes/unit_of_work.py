@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -103,8 +104,7 @@ def transaction(autocommit: bool = False) -> Iterator[Session]:
     hooks_token = _after_commit.set(hooks)
     session = db.session
     if autocommit:
-        if not session().in_transaction():
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        read_in_autocommit()
     elif _reading_in_autocommit(session):
         session.rollback()  # no round trip: a unit of work always gets a real transaction (and its locks)
     committed = False
@@ -140,11 +140,20 @@ def transaction(autocommit: bool = False) -> Iterator[Session]:
             log.exception("after-commit hook failed")
 
 
+def read_in_autocommit() -> None:
+    """Let the session's next reads run without a transaction (no BEGIN or ROLLBACK round trips, no locks held),
+    unless one is open already."""
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def in_autocommit(connection: Connection) -> bool:
+    """True when statements on this connection commit one by one."""
+    return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
 def _reading_in_autocommit(session: Session) -> bool:
-    return (
-        session().in_transaction()
-        and session.connection().get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-    )
+    return session().in_transaction() and in_autocommit(session.connection())
 
 
 def _add_calls(session: Session, calls: list[CallRecord]) -> None:
