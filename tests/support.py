@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -9,6 +10,9 @@ from integrations.simulators.dataset import population
 from processes.stepping import Actor
 
 ADDRESS = "上海市徐汇区田林路200号3号楼502室"
+
+# An attribute that makes the browser fetch from another origin: absolute or protocol-relative URLs.
+_OFF_SITE = re.compile(r"""\b(?:src|href|action|srcset)\s*=\s*["']?\s*(?:[a-z][a-z0-9+.-]*:)?//""", re.IGNORECASE)
 
 
 def register_key(app, code: str | None = None, kind: str = "channel") -> str:
@@ -94,3 +98,8 @@ def sim_calls(simulator, endpoint: str) -> int:
     import requests
 
     return requests.get(simulator.url + "/_admin/faults", timeout=5).json()["calls"].get(endpoint, 0)
+
+
+def off_site_references(html: str) -> list[str]:
+    """Attributes in a page that would load or link anything from another origin."""
+    return [match.group(0) for match in _OFF_SITE.finditer(html)]
