@@ -26,7 +26,19 @@ pytest_plugins = ("tests.sms_fixtures", "tests.processes.permit_fixtures")
 TESTS = Path(__file__).resolve().parent
 ENV_DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ENV_REDIS_URL = os.environ.get("REDIS_URL", "")
-CLEAN_ORDER = (
+CLEAN_ORDER = (  # children before parents (SQLite deletes in this order); append-only logs and seeds stay
+    "change_request",
+    "death_list_row",
+    "death_list_import",
+    "export_job",
+    "monthly_report",
+    "report_daily_stat",
+    "report_refresh",
+    "gateway_nonce",
+    "mca_nonce",
+    "mca_submission",
+    "diagram_draft",
+    "case_scope",
     "uploaded_file",
     "production_item",
     "production_batch",
@@ -48,6 +60,9 @@ CLEAN_ORDER = (
     "process_instance",
     "integration_call",
     "channel_client",
+    "login_attempt",
+    "password_history",
+    "staff_session",
     "app_user",
 )
 

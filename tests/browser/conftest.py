@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1366, "height": 768}  # the office screens the UI must work on (issue 6, item 9)
@@ -103,16 +102,12 @@ def browser() -> Iterator:
 
 @pytest.fixture
 def server(live_server, simulator) -> Iterator[LiveServer]:
-    """The live server, with business tables, drafts and simulator faults cleared after each journey."""
+    """The live server, with business tables (drafts included) and simulator faults cleared after each journey."""
     yield live_server
     import requests
 
-    from models import DiagramDraft, db
     from tests.conftest import clean
 
-    with live_server.app.app_context():
-        db.session.execute(delete(DiagramDraft))
-        db.session.commit()
     clean(live_server.app)
     requests.delete(simulator.url + "/_admin/faults", timeout=5)
 

@@ -21,12 +21,12 @@ def _counting_engine(url: str, idle: float):
 
 
 def test_busy_connections_are_not_pinged_idle_ones_are(tmp_path):
-    engine, pings = _counting_engine(f"sqlite:///{tmp_path / 'pool.db'}", idle=0.3)
-    for _ in range(5):  # back-to-back transactions: no round trip spent on pings
+    engine, pings = _counting_engine(f"sqlite:///{tmp_path / 'pool.db'}", idle=1.0)
+    for _ in range(5):  # back-to-back transactions: no round trip spent on pings (1 s leaves room on a busy machine)
         with engine.connect() as conn:
             conn.execute(text("select 1"))
     assert pings == []
-    time.sleep(0.35)
+    time.sleep(1.05)
     with engine.connect() as conn:
         conn.execute(text("select 1"))
     assert pings == [1]
