@@ -1,4 +1,4 @@
-"""Background work on instances: run service tasks (retry, BPMN error, incident) and fire timers."""
+"""Background work on instances: run service tasks (retry, BPMN error, incident); timers: timer_jobs."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from sqlalchemy import Select, bindparam, select, update
 
 from config.logging import request_id_var
 from handlers.registry import DispatchError, dispatch, get_operator
-from models import Incident, OutboxJob, ProcessEvent, ProcessInstance, ProcessTimer, db, utcnow
+from models import Incident, OutboxJob, ProcessEvent, ProcessInstance, db, utcnow
 from processes.engine.runtime import ServiceFailure
 from processes.errors import Conflict, NotFound, ProcessError
-from processes.jobs.kinds import RUNNABLE, claim_job, enqueue, finish_job, handler_for, job_kind
+from processes.jobs.kinds import RUNNABLE, claim_job, finish_job, handler_for, job_kind
 from processes.platform import Platform
 from processes.step_writes import StepConflict
 from processes.stepping import ACTIVE, Actor, lock_instance, persist_step
@@ -358,62 +358,3 @@ def requeue_service_tasks(platform: Platform, instance_id: int) -> None:
             .values(status="pending", available_at=utcnow(), done_at=None)
         )
         after_commit(platform.jobs.notify)
-
-
-def claim_due_timers(platform: Platform, limit: int = 200) -> int:
-    """Turn due timers into jobs; a timer is claimed by exactly one scheduler (conditional update)."""
-    now = utcnow()
-    due = db.session.execute(
-        select(ProcessTimer.id, ProcessTimer.instance_id, ProcessTimer.task_uuid)
-        .where(ProcessTimer.status == "pending", ProcessTimer.due_at <= now)
-        .order_by(ProcessTimer.due_at)
-        .limit(limit)
-    ).all()
-    db.session.rollback()
-    claimed = 0
-    for timer_id, instance_id, task_uuid in due:
-        with transaction():
-            won = db.session.execute(
-                update(ProcessTimer)
-                .where(ProcessTimer.id == timer_id, ProcessTimer.status == "pending")
-                .values(status="fired", fired_at=now)
-            ).rowcount
-            if won:
-                enqueue(
-                    platform,
-                    "fire_timer",
-                    {"task_uuid": task_uuid},
-                    instance_id=instance_id,
-                    dedupe_key=f"timer:{timer_id}",
-                )
-                claimed += 1
-    return claimed
-
-
-@job_kind("fire_timer")
-def _fire_timer(
-    platform: Platform, job_id: int, instance_id: int, payload: dict[str, Any], request_id: str | None
-) -> str:
-    with transaction():
-        job = db.session.get(OutboxJob, job_id)
-        instance = lock_instance(instance_id)
-        if job.status not in RUNNABLE:
-            return "skipped"
-        if instance is None or instance.status not in ACTIVE:
-            finish_job(job_id, "done", "instance not active")
-            return "skipped"
-        if instance.suspended:
-            job.available_at = utcnow() + timedelta(seconds=60)  # fire once resumed
-            job.status = "pending"
-            return "deferred"
-        workflow = platform.engine.load(instance.snapshot, instance.public_id)
-        finish_job(job_id, "done")
-        persist_step(
-            platform,
-            instance,
-            workflow,
-            Actor.system(request_id),
-            "timer_fired",
-            details={"task_uuid": payload["task_uuid"]},
-        )
-    return "done"

@@ -16,7 +16,13 @@ from processes.unit_of_work import after_commit_batch
 JobHandler = Callable[[Any, int, int | None, dict[str, Any], str | None], str]
 
 # Modules whose import registers job kinds; loaded on first lookup so that importing this module is cheap.
-BUILTIN_MODULES = ("processes.service_jobs", "processes.sms", "processes.audit_verify", "processes.queries.exports")
+BUILTIN_MODULES = (
+    "processes.service_jobs",
+    "processes.timer_jobs",
+    "processes.sms",
+    "processes.audit_verify",
+    "processes.queries.exports",
+)
 RUNNABLE = ("pending", "enqueued")
 
 _KINDS: dict[str, JobHandler] = {}

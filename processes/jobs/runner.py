@@ -15,7 +15,8 @@ from config.logging import request_id_var
 from models import OutboxJob, db, utcnow
 from processes.jobs.kinds import NewJob
 from processes.jobs.relay import due_job_ids, redeliver_stale, relay_to_rq
-from processes.service_jobs import claim_due_timers, execute_job, record_crash
+from processes.service_jobs import execute_job, record_crash
+from processes.timer_jobs import claim_due_timers
 
 log = logging.getLogger(__name__)
 

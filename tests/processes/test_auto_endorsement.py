@@ -11,11 +11,11 @@ from handlers.registry import DispatchError, dispatch
 from models import Incident, ProcessInstance, SmsMessage, db
 from models.domain import Endorsement, Permit
 from processes.instances import start_instance
-from processes.service_jobs import claim_due_timers
 from processes.sms import SmsOutbox
 from processes.sms_templates import ensure_default_templates
 from processes.stepping import Actor
 from processes.tasks import complete_task
+from processes.timer_jobs import claim_due_timers
 from tests.processes.domain_factories import make_permit, today
 from tests.support import clerk, ready_task
 

@@ -12,8 +12,8 @@ from integrations.simulators.dataset import population
 from models import ProcessInstance, SmsMessage, db
 from models.domain import Deregistration, Person, ResidenceRegistration
 from processes.instances import start_instance
-from processes.service_jobs import claim_due_timers
 from processes.stepping import Actor
+from processes.timer_jobs import claim_due_timers
 from tests.processes.domain_factories import make_person, make_registration, today
 from tests.support import ADDRESS, register_key
 from tests.support import person as sim_person

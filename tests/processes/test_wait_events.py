@@ -12,8 +12,8 @@ from models import OutboxJob, ProcessTimer, db
 from processes.deployment import deploy_files
 from processes.errors import Conflict, NotFound
 from processes.instances import send_message, start_instance
-from processes.service_jobs import claim_due_timers
 from processes.stepping import Actor
+from processes.timer_jobs import claim_due_timers
 
 BPMN = Path(__file__).resolve().parent.parent / "bpmn" / "test_wait_events.bpmn"
 OPS = Actor(kind="ops", name="ops:test")
