@@ -6,8 +6,6 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from models.protection import (
     seal_values,
     spec_of,
 )
+from processes.batches import id_batches
 
 log = logging.getLogger(__name__)
 
@@ -202,54 +201,47 @@ def _reprotect_pass(
     columns = [table.c.id, *(type_coerce(table.c[n], String).label(n) for n in raw)]
     columns += [table.c[n] for n in plain_fields]
     update = _conditional_update(table, raw, spec)
-    after, rewritten, tampered_seen = None, 0, {row_id for row_id, _ in result.tampered}
-    while True:
-        query = select(*columns).order_by(table.c.id).limit(batch)
-        if after is not None:
-            query = query.where(table.c.id > after)
-        with _unit(connection) as conn:
-            rows = conn.execute(query).mappings().all()
-            if not rows:
-                return rewritten
-            after = rows[-1]["id"]
-            params = []
-            for row in rows:
-                result.scanned += count_scanned
-                stored = dict(row)
-                for name, kind in spec.encrypted.items():
-                    if row[name]:
-                        stored[name] = Sealed(
-                            decrypt_value(row[name], kind.label, row["id"], keys), row[name], kind.label, row["id"]
-                        )
-                if any(stored[n] == UNREADABLE for n in spec.encrypted if stored[n] is not None):
-                    if row["id"] not in tampered_seen:
-                        result.tampered.append((row["id"], "undecryptable"))
-                        tampered_seen.add(row["id"])
-                    continue
-                # Only the migration adding a MAC may seal a row without one; otherwise a missing MAC is tampering.
-                sealing_legacy = (legacy_plaintext.get() or spec.table in first_seal) and not row.get("integrity_mac")
-                if (
-                    spec.mac
-                    and not sealing_legacy
-                    and not mac_matches(spec, mac_values(spec, stored), row["id"], row["integrity_mac"], keys)
-                ):
-                    if row["id"] not in tampered_seen:
-                        result.tampered.append((row["id"], "mac_mismatch" if row["integrity_mac"] else "mac_missing"))
-                        tampered_seen.add(row["id"])
-                    continue
-                if not _stale(row, spec, current) and not (legacy_unbound.get() and _unbound(row, stored, spec, keys)):
-                    continue
-                rewritten += 1
-                if count_only:
-                    continue
-                clear = {n: (None if v is None else str(v)) if n in spec.encrypted else v for n, v in stored.items()}
-                sealed = seal_values(spec, clear, current)
-                item = {"b_id": row["id"], **{f"old_{n}": row[n] or "" for n in raw}}
-                item.update({f"new_{n}": sealed[n] for n in raw})
-                params.append(item)
-            if params:
-                conn.execute(update, params)
+    rewritten, tampered_seen = 0, {row_id for row_id, _ in result.tampered}
+    for conn, rows in id_batches(select(*columns), table.c.id, batch, connection):
+        params = []
+        for row in rows:
+            result.scanned += count_scanned
+            stored = dict(row)
+            for name, kind in spec.encrypted.items():
+                if row[name]:
+                    stored[name] = Sealed(
+                        decrypt_value(row[name], kind.label, row["id"], keys), row[name], kind.label, row["id"]
+                    )
+            if any(stored[n] == UNREADABLE for n in spec.encrypted if stored[n] is not None):
+                if row["id"] not in tampered_seen:
+                    result.tampered.append((row["id"], "undecryptable"))
+                    tampered_seen.add(row["id"])
+                continue
+            # Only the migration adding a MAC may seal a row without one; otherwise a missing MAC is tampering.
+            sealing_legacy = (legacy_plaintext.get() or spec.table in first_seal) and not row.get("integrity_mac")
+            if (
+                spec.mac
+                and not sealing_legacy
+                and not mac_matches(spec, mac_values(spec, stored), row["id"], row["integrity_mac"], keys)
+            ):
+                if row["id"] not in tampered_seen:
+                    result.tampered.append((row["id"], "mac_mismatch" if row["integrity_mac"] else "mac_missing"))
+                    tampered_seen.add(row["id"])
+                continue
+            if not _stale(row, spec, current) and not (legacy_unbound.get() and _unbound(row, stored, spec, keys)):
+                continue
+            rewritten += 1
+            if count_only:
+                continue
+            clear = {n: (None if v is None else str(v)) if n in spec.encrypted else v for n, v in stored.items()}
+            sealed = seal_values(spec, clear, current)
+            item = {"b_id": row["id"], **{f"old_{n}": row[n] or "" for n in raw}}
+            item.update({f"new_{n}": sealed[n] for n in raw})
+            params.append(item)
+        if params:
+            conn.execute(update, params)
         result.rewritten += len(params)
+    return rewritten
 
 
 def _stale(row: Any, spec: Any, current: dict[str, Any]) -> bool:
@@ -288,15 +280,6 @@ def _conditional_update(table: Any, raw: list[str], spec: Any) -> Any:
     if spec.mac:
         values["integrity_mac"] = bindparam("new_integrity_mac")
     return sa_update(table).where(*conditions).values(values)
-
-
-@contextmanager
-def _unit(connection: Connection | None) -> Iterator[Connection]:
-    if connection is not None:
-        yield connection
-        return
-    with db.engine.begin() as conn:
-        yield conn
 
 
 DATA_PURPOSES = (ENC_PURPOSE, INDEX_PURPOSE, MAC_PURPOSE)  # purposes whose keys protect stored rows

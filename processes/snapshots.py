@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from models import ProcessInstance, db
+from models import ProcessInstance
+from processes.batches import id_batches
 from processes.engine.sealing import PURPOSE, SnapshotSealer, SnapshotTampered
 from processes.platform import Platform
 
@@ -31,38 +32,23 @@ def reseal_snapshots(platform: Platform, *, batch: int = 200, connection: Connec
     sealer: SnapshotSealer = platform.engine.sealer
     current = platform.keys.symmetric_key(PURPOSE).key_id
     table = ProcessInstance.__table__
-    result, after = ResealResult(), 0
-    while True:
-        query = (
-            select(table.c.id, table.c.public_id, table.c.snapshot)
-            .where(table.c.id > after)
-            .order_by(table.c.id)
-            .limit(batch)
-        )
-        conn = connection or db.engine.connect()
-        try:
-            rows = conn.execute(query).all()
-            if not rows:
-                return result
-            after = rows[-1].id
-            changes = []
-            for row in rows:
-                result.scanned += 1
-                if not row.snapshot or SnapshotSealer.key_id(row.snapshot) == current:
-                    continue
-                try:
-                    clear = sealer.open(row.snapshot, row.public_id)
-                except SnapshotTampered:  # reported, never rewritten: re-sealing would launder tampering
-                    result.refused += 1
-                    continue
-                changes.append((row.id, row.snapshot, sealer.seal(clear, row.public_id)))
-            for row_id, old, new in changes:
-                done = conn.execute(
-                    update(table).where(table.c.id == row_id, table.c.snapshot == old).values(snapshot=new)
-                ).rowcount
-                result.resealed += done
-            if connection is None:
-                conn.commit()
-        finally:
-            if connection is None:
-                conn.close()
+    result = ResealResult()
+    query = select(table.c.id, table.c.public_id, table.c.snapshot)
+    for conn, rows in id_batches(query, table.c.id, batch, connection):
+        changes = []
+        for row in rows:
+            result.scanned += 1
+            if not row.snapshot or SnapshotSealer.key_id(row.snapshot) == current:
+                continue
+            try:
+                clear = sealer.open(row.snapshot, row.public_id)
+            except SnapshotTampered:  # reported, never rewritten: re-sealing would launder tampering
+                result.refused += 1
+                continue
+            changes.append((row.id, row.snapshot, sealer.seal(clear, row.public_id)))
+        for row_id, old, new in changes:
+            done = conn.execute(
+                update(table).where(table.c.id == row_id, table.c.snapshot == old).values(snapshot=new)
+            ).rowcount
+            result.resealed += done
+    return result
