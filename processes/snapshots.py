@@ -38,14 +38,15 @@ def reseal_snapshots(platform: Platform, *, batch: int = 200, connection: Connec
         changes = []
         for row in rows:
             result.scanned += 1
-            if not row.snapshot or SnapshotSealer.key_id(row.snapshot) == current:
+            snapshot, public_id = row["snapshot"], row["public_id"]
+            if not snapshot or SnapshotSealer.key_id(snapshot) == current:
                 continue
             try:
-                clear = sealer.open(row.snapshot, row.public_id)
+                clear = sealer.open(snapshot, public_id)
             except SnapshotTampered:  # reported, never rewritten: re-sealing would launder tampering
                 result.refused += 1
                 continue
-            changes.append((row.id, row.snapshot, sealer.seal(clear, row.public_id)))
+            changes.append((row["id"], snapshot, sealer.seal(clear, public_id)))
         for row_id, old, new in changes:
             done = conn.execute(
                 update(table).where(table.c.id == row_id, table.c.snapshot == old).values(snapshot=new)
