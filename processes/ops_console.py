@@ -15,8 +15,9 @@ from sqlalchemy import exists, func, select
 
 from models import CaseScope, HumanTask, Incident, ProcessDefinition, ProcessInstance, db
 from processes import audit, case_scope
+from processes.case_masking import case_variables, masked
 from processes.errors import BadRequest, NotFound, ValidationFailed
-from processes.inbox import PER_PAGE_CHOICES, InboxPage, case_variables, masked, parse_date, process_names, task_row
+from processes.inbox import PER_PAGE_CHOICES, InboxPage, parse_date, process_names, task_row
 from processes.instances import cancel_instance, find_instance, history, resume_instance, suspend_instance
 from processes.platform import Platform
 from processes.service_jobs import retry_incident

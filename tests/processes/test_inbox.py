@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from processes import case_scope
+from processes.case_masking import masked
 from processes.errors import NotFound
-from processes.inbox import dashboard, inbox, masked, parse_filters
+from processes.inbox import dashboard, inbox, parse_filters
 from processes.instances import start_instance
 from processes.stepping import Actor
 from processes.tasks import TaskFilter, claim_task, get_task, list_tasks

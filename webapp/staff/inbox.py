@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
+from processes import case_files
 from processes import inbox as service
 from processes.errors import ValidationFailed
 from webapp.auth.guard import require_permission
@@ -60,7 +61,7 @@ def task(task_id: int) -> Any:
 @require_permission("case.view")
 def photo(task_id: int) -> Any:
     """A4: the newest photo of the case's subject only (PNG or JPEG, sandboxed)."""
-    content, mime = service.latest_photo_of_case(platform(), task_id, staff_actor())
+    content, mime = case_files.latest_photo_of_case(platform(), task_id, staff_actor())
     return Response(content, mimetype=mime, headers=file_headers())
 
 
@@ -68,7 +69,7 @@ def photo(task_id: int) -> Any:
 @require_permission("case.view")
 def licence(task_id: int, licence_no: str) -> Any:
     """A5: one of the case's e-licences (PDF, PNG or JPEG), shown inline and sandboxed in the viewer panel."""
-    content, mime = service.licence_file(platform(), task_id, licence_no[:64], staff_actor())
+    content, mime = case_files.licence_file(platform(), task_id, licence_no[:64], staff_actor())
     return Response(content, mimetype=mime, headers=file_headers())
 
 
