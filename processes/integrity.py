@@ -4,7 +4,8 @@ Every ORM write seals a protected row (models.protection); every load checks it 
 `require_intact` is the gate the services pass a record through before using it: a flagged record is
 refused with RECORD_TAMPERED, an alert is logged and an audit event is written (in its own transaction,
 after the caller's has ended, so the refusal's rollback cannot swallow it). `scan` re-checks every row of
-every protected table with Core selects in id batches (`permitflow integrity check`).
+every protected table with Core selects in id batches, and every staff account's sign-in seal
+(`permitflow integrity check`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import String, event, select, type_coerce
 from sqlalchemy.orm import Session
 
 from integrations.keys import KeyProviderError
-from models import db
+from models import AppUser, db
 from models.protection import (
     ENC_PURPOSE,
     MAC_PURPOSE,
@@ -35,6 +36,7 @@ from processes.keys import protected_models
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 AUDIT_EVENT = "integrity.violation"
+ACCOUNT_SEALS = "app_user"  # staff accounts carry their own seal over the sign-in fields (auth_integrity)
 
 
 def require_intact(record: T) -> T:
@@ -153,6 +155,10 @@ def scan(batch: int = 5000, tables: list[str] | None = None, limit_tampered: int
         count = _scan_table(model, spec, cache, batch, report, limit_tampered)
         report.per_table[spec.table] = count
         report.checked += count
+    if not tables or ACCOUNT_SEALS in tables:
+        count = _scan_accounts(batch, report, limit_tampered)
+        report.per_table[ACCOUNT_SEALS] = count
+        report.checked += count
     report.seconds = time.perf_counter() - started
     for table, row_id, reason in report.tampered:
         alert_log.critical("INTEGRITY ALERT: %s id=%s failed the integrity scan (%s)", table, row_id, reason)
@@ -196,3 +202,20 @@ def _scan_table(model: type, spec: Any, cache: _KeyCache, batch: int, report: Sc
                     continue
                 if len(tampered) < limit:
                     tampered.append((spec.table, row[0], reason))
+
+
+def _scan_accounts(batch: int, report: ScanReport, limit: int) -> int:
+    """Check every staff account's sign-in seal (role, scope, password hash, UKey key, …) as sign-in does."""
+    from processes.auth_integrity import intact  # it needs processes.platform, which imports this module
+
+    count = 0
+    query = select(AppUser).order_by(AppUser.id).execution_options(yield_per=batch)
+    try:
+        for user in db.session.execute(query).scalars():
+            count += 1
+            if not intact(user) and len(report.tampered) < limit:
+                reason = "seal_mismatch" if user.auth_mac else "seal_missing"
+                report.tampered.append((ACCOUNT_SEALS, user.id, reason))
+    finally:
+        db.session.rollback()
+    return count

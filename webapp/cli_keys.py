@@ -101,7 +101,7 @@ def integrity() -> None:
 @click.option("--table", "tables", multiple=True, help="Only these tables (repeatable).")
 @click.option("--batch", type=int, default=5000, show_default=True, help="Rows per select.")
 def integrity_check(tables: tuple[str, ...], batch: int) -> None:
-    """Scan every protected row; list tampered ones; exit 1 if any."""
+    """Scan every protected row and every staff account's sign-in seal; list tampered ones; exit 1 if any."""
     from processes.integrity import scan
 
     with _app().app_context():

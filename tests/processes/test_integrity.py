@@ -93,3 +93,25 @@ def test_integrity_check_command_lists_tampered_rows_and_exits_1(app, database_u
         _sql("UPDATE permit SET valid_until = '2099-12-31' WHERE id = :id", id=ids["permit"])
     bad = CliRunner().invoke(main, ["integrity", "check"], env=env)
     assert bad.exit_code == 1 and f"TAMPERED permit id={ids['permit']} (mac_mismatch)" in bad.output
+
+
+def test_the_scan_checks_every_staff_accounts_sign_in_seal(app):
+    from models import AppUser
+    from tests.webapp.auth_support import ensure_demo_user
+
+    ensure_demo_user(app, "clerk01")
+    ensure_demo_user(app, "approver1")
+    with app.app_context():
+        clean = scan()
+        assert clean.tampered == [] and clean.per_table["app_user"] == 2
+        clerk, approver = (
+            db.session.execute(select(AppUser.id).where(AppUser.username == name)).scalar_one()
+            for name in ("clerk01", "approver1")
+        )
+        _sql("UPDATE app_user SET role = 'sysadmin' WHERE id = :id", id=clerk)  # a role granted behind our back
+        _sql("UPDATE app_user SET auth_mac = NULL WHERE id = :id", id=approver)
+        assert sorted(scan().tampered) == sorted(
+            [("app_user", clerk, "seal_mismatch"), ("app_user", approver, "seal_missing")]
+        )
+        assert scan(tables=["permit"]).per_table.get("app_user") is None
+        assert [t for t, _, _ in scan(tables=["app_user"]).tampered] == ["app_user", "app_user"]
