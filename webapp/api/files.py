@@ -8,6 +8,7 @@ from flask import request
 
 from processes import files as service
 from webapp.api import actor, api_v1, platform
+from webapp.api.openapi_parts import json_content, responses
 
 
 @api_v1.post("/files")
@@ -19,8 +20,8 @@ def upload() -> Any:
     return ref, 201 if created else 200
 
 
-def openapi_paths(responses, json_schema) -> dict[str, Any]:
-    """The OpenAPI description of /files (built with openapi.py's helpers)."""
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI description of /files."""
     file_ref = {
         "type": "object",
         "required": ["id", "sm3", "size", "mime"],
@@ -40,7 +41,10 @@ def openapi_paths(responses, json_schema) -> dict[str, Any]:
                 "tags": ["文件"],
                 "requestBody": {"required": True, "content": {mime: binary for mime in service.FILE_MIMES}},
                 "responses": responses(
-                    {"201": json_schema(file_ref, "已保存"), "200": json_schema(file_ref, "本接入方已上传过相同内容")},
+                    {
+                        "201": json_content(file_ref, "已保存"),
+                        "200": json_content(file_ref, "本接入方已上传过相同内容"),
+                    },
                     "400",
                     "401",
                     "409",
