@@ -23,6 +23,7 @@ from processes.case_masking import ID_NUMBER_LIKE, case_variables
 from processes.deployment import latest_versions
 from processes.errors import BadRequest, NotFound
 from processes.instances import history
+from processes.paging import MAX_PAGE
 from processes.permissions import role_has
 from processes.platform import Platform
 from processes.roles import ROLES
@@ -72,7 +73,7 @@ def parse_filters(args: Mapping[str, str]) -> tuple[tasks.TaskFilter, int, int]:
         per_page = int(args.get("per_page") or 20)
     except ValueError as exc:
         raise BadRequest("BAD_PAGING", "页码和每页条数应为正整数", {"field": "page"}) from exc
-    if page < 1 or page > 100000 or per_page not in PER_PAGE_CHOICES:
+    if page < 1 or page > MAX_PAGE or per_page not in PER_PAGE_CHOICES:
         raise BadRequest("BAD_PAGING", f"页码应 ≥ 1，每页条数只能是 {'、'.join(map(str, PER_PAGE_CHOICES))}")
     id_number = (args.get("id_number") or "").strip().upper() or None
     if id_number and not ID_NUMBER_LIKE.match(id_number):

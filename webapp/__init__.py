@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None, clients: dict[str, Any] | None 
             ping_when_idle(db.engine, settings.DATABASE_PING_IDLE_SECONDS)
     init_platform(app, settings, clients)
     _register_request_ids(app)
+    from webapp.input_guard import init_input_guard
+
+    init_input_guard(app)  # before any route is added (the id converter) and before every other check
     from webapp.auth import init_auth
 
     init_auth(app)  # S2-S4: gateway, staff sessions, CSRF, audit actor, sign-in/user/audit pages

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from processes.errors import ValidationFailed
+from processes.text_rules import storable
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,8 @@ def _problem(name: str, value: Any, spec: Field) -> tuple[str, str] | None:
         return None if isinstance(value, bool) else ("MCA_FIELD_INVALID", f"{label}应为 true 或 false")
     if not isinstance(value, str):
         return "MCA_FIELD_INVALID", f"{label}应为字符串"
+    if not storable(value):
+        return "MCA_FIELD_INVALID", f"{label}含有不允许的字符（空字符或无效的编码）"
     if spec.max_length is not None and len(value) > spec.max_length:
         return "MCA_FIELD_TOO_LONG", f"{label}不能超过{spec.max_length}个字符"
     if len(value.strip()) < spec.min_length:

@@ -236,6 +236,7 @@ def test_b1_malformed_envelope_and_plaintext_are_refused(mca):
         ({"name": None}, "MCA_FIELD_REQUIRED", "name"),
         ({"address": "长" * 201}, "MCA_FIELD_TOO_LONG", "address"),
         ({"idNumber": "12345"}, "MCA_FIELD_INVALID", "idNumber"),
+        ({"address": "田林路\x00200号"}, "MCA_FIELD_INVALID", "address"),  # PostgreSQL text cannot hold a NUL
         ({"reason": "tourism"}, "MCA_FIELD_INVALID", "reason"),
         ({"waitSeconds": "3"}, "MCA_FIELD_INVALID", "waitSeconds"),
         ({"id_number": "x"}, "MCA_FIELD_UNKNOWN", "id_number"),

@@ -8,6 +8,7 @@ from flask import Blueprint, g, request
 
 from processes.channels import authenticate
 from processes.errors import BadRequest, Forbidden
+from processes.paging import MAX_PAGE
 from processes.platform import Platform, get_platform
 from processes.stepping import Actor
 
@@ -64,8 +65,8 @@ def paging(max_size: int) -> tuple[int, int]:
         per_page = int(request.args.get("per_page", 20))
     except ValueError as exc:
         raise BadRequest("BAD_PAGING", "page 和 per_page 应为正整数") from exc
-    if page < 1 or not 1 <= per_page <= max_size:
-        raise BadRequest("BAD_PAGING", f"page ≥ 1，per_page 在 1 到 {max_size} 之间")
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= max_size:
+        raise BadRequest("BAD_PAGING", f"page 在 1 到 {MAX_PAGE} 之间，per_page 在 1 到 {max_size} 之间")
     return page, per_page
 
 

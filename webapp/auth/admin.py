@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from processes import users
 from processes.errors import ProcessError
+from processes.paging import page_or_first
 from processes.platform import get_platform
 from processes.roles import ROLES
 from webapp.auth.guard import current_staff, require_permission
@@ -22,10 +23,7 @@ STAFF_ROLES = {code: label for code, label in ROLES.items() if code != "applican
 def index() -> Any:
     """The account list with search by name and role."""
     filters = users.UserFilter(q=request.args.get("q", "").strip()[:64], role=request.args.get("role", ""))
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_or_first(request.args.get("page"))
     rows, total = users.list_users(filters, page, PER_PAGE)
     return render_template(
         "auth/users.html",

@@ -10,18 +10,12 @@ from processes import audit
 from processes.audit_search import EVENT_LABELS, RESULT_LABELS, AuditFilter, export_xlsx, oldest_record_at, search
 from processes.audit_verify import get_check, problems_of, start_check
 from processes.errors import ProcessError
+from processes.paging import page_or_first
 from processes.platform import get_platform
 from webapp.auth.guard import current_staff, require_permission
 
 audit_pages = Blueprint("audit", __name__, url_prefix="/audit")
 PER_PAGE = 50
-
-
-def _page() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", "1")), 100_000))
-    except ValueError:
-        return 1
 
 
 @audit_pages.get("")
@@ -34,7 +28,7 @@ def index() -> Any:
         filters = AuditFilter.from_args(request.args, settings.zone)
     except ProcessError as exc:
         filters, errors = AuditFilter(), exc.details.get("fields", {})
-    page = _page()
+    page = page_or_first(request.args.get("page"))
     rows, total = search(filters, settings.zone, page, PER_PAGE)
     if request.args:
         audit.log("audit.search", object_type="audit_log", details=filters.as_dict())

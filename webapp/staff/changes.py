@@ -11,6 +11,7 @@ from processes.changes import death_list, rare_chars
 from processes.changes import service as changes
 from processes.changes.registry import GROUPS, SECTIONS, value_label
 from processes.errors import ProcessError, ValidationFailed
+from processes.paging import page_or_first
 from webapp.auth.guard import current_staff, require_permission
 from webapp.staff import platform, staff_actor
 
@@ -46,10 +47,7 @@ def index() -> Any:
     """The change screen: the types my role may submit, grouped by business type, and the requests."""
     status, group = request.args.get("status") or None, request.args.get("group") or None
     mine = request.args.get("mine") == "1"
-    try:
-        page = max(1, int(request.args.get("page") or 1))
-    except ValueError:
-        page = 1
+    page = page_or_first(request.args.get("page"))
     result = changes.list_requests(
         staff_actor(),
         status=status if status in changes.STATUS_LABELS else None,
