@@ -16,7 +16,8 @@ from tests.support import person as sim_person
 from tests.support import register_key, start_registration
 
 HOSTILE_VALUES = [None, 0, -1, 1.5, True, [], {}, "", "x" * 5000, "\u0000", "a\u0000b", "\ud800", 2**70, "１２３"]
-RAW_BODIES = [b"", b"{", b"[]", b"null", b'"text"', b"1e999", b"\xff\xfe", b'{"a": NaN}', b'{"data": "\\ud800"}']
+DEEP = [b"[" * 5000 + b"]" * 5000, b'{"a":' * 40 + b"1" + b"}" * 40]
+RAW_BODIES = [*DEEP, b"", b"{", b"[]", b"null", b'"text"', b"1e999", b"\xff\xfe", b'{"a": NaN}', b'{"data": "\\ud800"}']
 PATH_VALUES = ["0", "-1", "99999999999999999999999", "x" * 300, "%00", "a%00b", "%ED%A0%80", "..%2F..", "null"]
 QUERY_VALUES = ["", "-1", "0", "abc", "99999999999999999999999", "%00", "%ED%A0%80", "x" * 2000]
 JSON = {"Content-Type": "application/json"}
@@ -123,5 +124,8 @@ def test_a_nul_character_or_a_lone_surrogate_is_refused_as_bad_characters_and_no
     listed = _send(client, "GET", "/api/v1/tasks?business_key=a%00b", keys["channel"])
     assert listed.status_code == 400 and listed.get_json()["code"] == "BAD_CHARACTERS"
     assert _send(client, "GET", "/api/v1/tasks/99999999999999999999999", keys["channel"]).status_code == 404
+    for deep in DEEP:
+        refused = _send(client, "POST", start, keys["channel"], data=deep, headers=JSON)
+        assert refused.status_code == 400 and refused.get_json()["code"] == "JSON_TOO_DEEP"
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(ProcessInstance)).scalar_one() == 0
