@@ -23,7 +23,7 @@ from processes.case_masking import ID_NUMBER_LIKE, case_variables
 from processes.deployment import latest_versions
 from processes.errors import BadRequest, NotFound
 from processes.instances import history
-from processes.paging import MAX_PAGE
+from processes.paging import page_and_size
 from processes.permissions import role_has
 from processes.platform import Platform
 from processes.roles import ROLES
@@ -68,13 +68,7 @@ def parse_filters(args: Mapping[str, str]) -> tuple[tasks.TaskFilter, int, int]:
     mine = args.get("mine") or ""
     if (args.get("point") or "") not in ("", "mine"):
         raise BadRequest("BAD_FILTER", "网点筛选只能是“本网点”", {"field": "point"})
-    try:
-        page = int(args.get("page") or 1)
-        per_page = int(args.get("per_page") or 20)
-    except ValueError as exc:
-        raise BadRequest("BAD_PAGING", "页码和每页条数应为正整数", {"field": "page"}) from exc
-    if page < 1 or page > MAX_PAGE or per_page not in PER_PAGE_CHOICES:
-        raise BadRequest("BAD_PAGING", f"页码应 ≥ 1，每页条数只能是 {'、'.join(map(str, PER_PAGE_CHOICES))}")
+    page, per_page = page_and_size(args, PER_PAGE_CHOICES)
     id_number = (args.get("id_number") or "").strip().upper() or None
     if id_number and not ID_NUMBER_LIKE.match(id_number):
         raise BadRequest("BAD_FILTER", "身份证号码应为18位", {"field": "id_number"})

@@ -19,7 +19,7 @@ from processes.case_masking import case_variables, masked
 from processes.errors import BadRequest, NotFound, ValidationFailed
 from processes.inbox import PER_PAGE_CHOICES, InboxPage, parse_date, process_names, task_row
 from processes.instances import cancel_instance, find_instance, history, resume_instance, suspend_instance
-from processes.paging import MAX_PAGE
+from processes.paging import MAX_PAGE, page_and_size
 from processes.platform import Platform
 from processes.service_jobs import retry_incident
 from processes.stepping import Actor
@@ -58,13 +58,7 @@ def parse_instance_filters(args: Mapping[str, str]) -> tuple[InstanceFilter, int
     status = args.get("status") or None
     if status is not None and status not in STATUSES:
         raise BadRequest("BAD_FILTER", "状态取值无效", {"field": "status"})
-    try:
-        page = int(args.get("page") or 1)
-        per_page = int(args.get("per_page") or 20)
-    except ValueError as exc:
-        raise BadRequest("BAD_PAGING", "页码和每页条数应为正整数", {"field": "page"}) from exc
-    if page < 1 or page > MAX_PAGE or per_page not in PER_PAGE_CHOICES:
-        raise BadRequest("BAD_PAGING", f"页码应 ≥ 1，每页条数只能是 {'、'.join(map(str, PER_PAGE_CHOICES))}")
+    page, per_page = page_and_size(args, PER_PAGE_CHOICES)
     for name in ("process_key", "business_key", "id_number"):
         if len(args.get(name) or "") > 120:
             raise BadRequest("BAD_FILTER", "筛选条件过长", {"field": name})
